@@ -1,0 +1,316 @@
+// The CLI: parses the contract of DESIGN §2, calls the service functions, maps errors to exit codes.
+import { Command, CommanderError, Option } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { defaultConfig, parseConfigText, redactConfig, type Config } from '../core/config.ts';
+import { badInput, EXIT_CODES, RaptorError } from '../core/errors.ts';
+import { domainName, parseVmId, validateUser } from '../core/naming.ts';
+import { formatSize, parseSize } from '../core/size.ts';
+import { formatCpuList } from '../core/cpus.ts';
+import { stepCommands, stepTitle, type Step } from '../plan/steps.ts';
+import type { CreatePlan, DestroyPlan } from '../plan/planner.ts';
+import {
+  createContext,
+  createVm,
+  destroyVm,
+  listVms,
+  planVmCreate,
+  planVmDestroy,
+  rebootVm,
+  requireDomain,
+  showVm,
+  startVm,
+  stopVm,
+  type Context,
+  type VmInfo,
+} from '../service/vm.ts';
+import { printJson, table, wipeProgressReporter } from './output.ts';
+
+interface GlobalOpts {
+  config?: string;
+  json?: boolean;
+  yes?: boolean;
+}
+
+export function loadConfig(explicit?: string): Config {
+  const path = explicit ?? process.env.RAPTOR_CONFIG ?? (existsSync('/etc/raptor/raptor.toml') ? '/etc/raptor/raptor.toml' : undefined);
+  if (path === undefined) return defaultConfig();
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw badInput(`cannot read config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseConfigText(text, path);
+}
+
+function parseCount(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 4096) {
+    throw badInput(`invalid CPU count "${v}": must be a whole number from 1 to 4096`);
+  }
+  return Number(v);
+}
+
+const log = (msg: string) => process.stderr.write(msg + '\n');
+
+function printSteps(steps: Step[], uri: string, out: (s: string) => void): void {
+  steps.forEach((s, i) => {
+    out(`${i + 1}. ${stepTitle(s)}`);
+    for (const c of stepCommands(s, uri)) out(`     $ ${c}`);
+  });
+}
+
+function planJson(plan: CreatePlan | DestroyPlan, uri: string) {
+  return plan.steps.map((s) => ({
+    kind: s.kind,
+    title: stepTitle(s),
+    commands: stepCommands(s, uri),
+    ...(s.kind === 'domain-define' ? { xml: s.xml } : {}),
+  }));
+}
+
+function vmRow(v: VmInfo): string[] {
+  return [
+    v.name,
+    v.managed ? (v.user ?? '') : '(unmanaged)',
+    v.state,
+    String(v.vcpus),
+    formatCpuList(v.cpuset) || '-',
+    `${v.memoryMiB} MiB`,
+    v.disk?.sizeBytes != null ? formatSize(v.disk.sizeBytes) : '-',
+    v.network ? `${v.network.bridge} ${v.network.ipv4 ?? ''}`.trim() : '-',
+  ];
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(question);
+    return /^(y|yes)$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function buildProgram(version: string): Command {
+  const program = new Command('raptor')
+    .description('provision VMs on a shared libvirt/QEMU host, the house procedure in one command')
+    .version(version, '-V, --version')
+    .option('--config <file>', 'config file (else $RAPTOR_CONFIG, else /etc/raptor/raptor.toml, else built-in defaults)')
+    .option('--json', 'print one JSON document on stdout')
+    .option('--yes', 'do not ask for confirmation')
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
+
+  const g = (cmd: Command): GlobalOpts => cmd.optsWithGlobals() as GlobalOpts;
+  const ctxFor = (cmd: Command): Context => createContext(loadConfig(g(cmd).config), process.argv.slice(2).join(' '));
+
+  // ---- config ----
+  const config = program.command('config').description('configuration');
+  config
+    .command('show')
+    .description('print the effective config (secrets redacted)')
+    .action((_o, cmd: Command) => {
+      const cfg = redactConfig(loadConfig(g(cmd).config));
+      if (g(cmd).json) printJson(cfg);
+      else process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
+    });
+
+  // ---- vm ----
+  const vm = program.command('vm').description('virtual machines');
+  vm.command('create')
+    .description('create a VM: logical volume, libvirt domain, (optionally) start it')
+    .argument('<USER-NAME>', 'VM id, e.g. alice-web')
+    .requiredOption('--cpus <n>', 'number of vCPUs, each pinned to a host CPU of its own')
+    .requiredOption('--memory <size>', 'memory, e.g. 2G')
+    .requiredOption('--disk <size>', 'disk size, e.g. 20G')
+    .option('--bridge <br>', 'bridge to attach (default: lowest free)')
+    .option('--no-network', 'no network interface')
+    .option('--start', 'start the VM after creating it')
+    .option('--dry-run', 'print the plan, change nothing')
+    .action(async (id: string, o: Record<string, unknown>, cmd: Command) => {
+      const vmId = parseVmId(id);
+      const req = {
+        vm: vmId,
+        cpus: parseCount(String(o.cpus)),
+        memoryBytes: parseSize(String(o.memory), 'memory size'),
+        diskBytes: parseSize(String(o.disk), 'disk size'),
+        ...(o.bridge !== undefined ? { bridge: String(o.bridge) } : {}),
+        noNetwork: o.network === false,
+        start: Boolean(o.start),
+      };
+      if (req.noNetwork && req.bridge !== undefined) throw badInput('--bridge and --no-network cannot be used together');
+      const ctx = ctxFor(cmd);
+      const json = Boolean(g(cmd).json);
+      const uri = ctx.config.libvirt_uri;
+      if (o.dryRun) {
+        const plan = await planVmCreate(ctx, req);
+        if (json) {
+          printJson({ dryRun: true, vm: plan.names.domain, allocation: allocationOf(plan), steps: planJson(plan, uri), xml: plan.xml });
+        } else {
+          process.stdout.write(`Plan for ${plan.names.domain} (dry run, nothing changed):\n`);
+          printSteps(plan.steps, uri, (s) => process.stdout.write(s + '\n'));
+          process.stdout.write(`\nDomain XML:\n${plan.xml}`);
+        }
+        return;
+      }
+      const t0 = Date.now();
+      const { plan, reports } = await createVm(ctx, req, {
+        onWait: () => log('waiting for another raptor process to finish (host lock)...'),
+        ...(json ? {} : { onStep: (s: Step, st: string) => st !== 'start' && log(`${st === 'skipped' ? 'already done' : 'done'}: ${stepTitle(s)}`) }),
+      });
+      if (json) {
+        printJson({ created: plan.names.domain, resumed: plan.resumed, allocation: allocationOf(plan), steps: reports.map((r) => ({ kind: r.step.kind, status: r.status, ms: Math.round(r.ms) })) });
+      } else {
+        process.stdout.write(`created ${plan.names.domain} in ${((Date.now() - t0) / 1000).toFixed(1)} s: CPUs ${formatCpuList(plan.spec.vcpuPins)}, ${plan.spec.network ? `${plan.spec.network.bridge} (${plan.spec.network.mac})` : 'no network'}, disk ${plan.names.lvPath}\n`);
+      }
+    });
+
+  vm.command('destroy')
+    .description('destroy a VM: stop, undefine (+NVRAM), wipe, lvremove')
+    .argument('<USER-NAME>')
+    .option('--dry-run', 'print the plan, change nothing')
+    .addOption(new Option('--verify <mode>', 'read back zeros: sample or full').choices(['sample', 'full']).default('sample'))
+    .option('--no-offload', 'zero with plain direct writes even when the device offloads write-zeroes')
+    .action(async (id: string, o: Record<string, unknown>, cmd: Command) => {
+      const vmId = parseVmId(id);
+      const ctx = ctxFor(cmd);
+      const json = Boolean(g(cmd).json);
+      const uri = ctx.config.libvirt_uri;
+      if (o.dryRun) {
+        const plan = await planVmDestroy(ctx, vmId);
+        if (json) printJson({ dryRun: true, vm: plan.names.domain, steps: planJson(plan, uri) });
+        else {
+          process.stdout.write(`Plan to destroy ${plan.names.domain} (dry run, nothing changed):\n`);
+          printSteps(plan.steps, uri, (s) => process.stdout.write(s + '\n'));
+        }
+        return;
+      }
+      const name = domainName(vmId);
+      if (!g(cmd).yes) {
+        if (!process.stdin.isTTY) throw badInput(`refusing to destroy ${name} without a terminal to confirm: pass --yes`);
+        if (!(await confirm(`Destroy ${name} and wipe its disk? This cannot be undone. [y/N] `))) {
+          throw badInput('destroy cancelled');
+        }
+      }
+      const stepBytes = parseSize(ctx.config.storage.wipe_step, 'storage.wipe_step');
+      const { plan, reports } = await destroyVm(ctx, vmId, {
+        onWait: () => log('waiting for another raptor process to finish (host lock)...'),
+        ...(json ? {} : { onStep: (s: Step, st: string) => st !== 'start' && log(`${st === 'skipped' ? 'already done' : 'done'}: ${stepTitle(s)}`) }),
+        wipe: {
+          offload: o.offload !== false,
+          verify: o.verify === 'full' ? 'full' : 'sample',
+          stepBytes,
+          ...(json ? {} : { onProgress: wipeProgressReporter(process.stderr) }),
+        },
+      });
+      if (json) printJson({ destroyed: plan.names.domain, steps: reports.map((r) => ({ kind: r.step.kind, status: r.status, ms: Math.round(r.ms) })) });
+      else process.stdout.write(`destroyed ${plan.names.domain}\n`);
+    });
+
+  vm.command('list')
+    .description('list VMs (domains not following the naming rule are shown as unmanaged)')
+    .option('--user <user>', 'only this user\'s VMs')
+    .action(async (o: { user?: string }, cmd: Command) => {
+      if (o.user !== undefined) validateUser(o.user);
+      const vms = await listVms(ctxFor(cmd), o.user);
+      if (g(cmd).json) printJson(vms);
+      else process.stdout.write(table(['NAME', 'USER', 'STATE', 'VCPUS', 'CPUS', 'MEMORY', 'DISK', 'NETWORK'], vms.map(vmRow)));
+    });
+
+  vm.command('show')
+    .description('show one VM')
+    .argument('<USER-NAME>')
+    .action(async (id: string, _o, cmd: Command) => {
+      const info = await showVm(ctxFor(cmd), parseVmId(id));
+      if (g(cmd).json) printJson(info);
+      else {
+        const rows: [string, string][] = [
+          ['name', info.name],
+          ['user', info.user ?? '-'],
+          ['state', info.state],
+          ['vcpus', `${info.vcpus} on host CPUs ${formatCpuList(info.cpuset)} (emulator on ${formatCpuList(info.emulatorCpuset) || '-'})`],
+          ['memory', `${info.memoryMiB} MiB`],
+          ['disk', info.disk ? `${info.disk.path}${info.disk.sizeBytes != null ? ` (${formatSize(info.disk.sizeBytes)})` : ''}` : '-'],
+          ['network', info.network ? `${info.network.bridge} ${info.network.mac} ${info.network.ipv4 ?? ''} ${info.network.ipv6 ?? ''}`.trim() : 'none'],
+          ['fqdn', info.fqdn ?? '-'],
+          ['created', info.createdAt ?? '-'],
+        ];
+        process.stdout.write(rows.map(([k, v]) => `${k.padEnd(8)} ${v}`).join('\n') + '\n');
+      }
+    });
+
+  for (const [verb, desc] of [
+    ['start', 'start a VM'],
+    ['stop', 'shut a VM down (--force: power off)'],
+    ['reboot', 'reboot a VM (--force: reset)'],
+  ] as const) {
+    vm.command(verb)
+      .description(desc)
+      .argument('<USER-NAME>')
+      .option('--force', verb === 'start' ? 'no effect' : 'power off / reset instead of asking the guest')
+      .action(async (id: string, o: { force?: boolean }, cmd: Command) => {
+        const vmId = parseVmId(id);
+        const ctx = ctxFor(cmd);
+        const result = verb === 'start' ? await startVm(ctx, vmId) : verb === 'stop' ? await stopVm(ctx, vmId, Boolean(o.force)) : await rebootVm(ctx, vmId, Boolean(o.force));
+        if (g(cmd).json) printJson({ vm: domainName(vmId), result });
+        else process.stdout.write(`${domainName(vmId)}: ${result}\n`);
+      });
+  }
+
+  vm.command('console')
+    .description("attach this terminal to the VM's console (virsh console; Ctrl+] leaves)")
+    .argument('<USER-NAME>')
+    .action(async (id: string, _o, cmd: Command) => {
+      const ctx = ctxFor(cmd);
+      const name = await requireDomain(ctx, parseVmId(id));
+      await ctx.run(['virsh', '--connect', ctx.config.libvirt_uri, 'console', name], { interactive: true });
+    });
+
+  return program;
+}
+
+function allocationOf(plan: CreatePlan) {
+  return {
+    cpuset: plan.spec.vcpuPins,
+    emulatorCpuset: plan.spec.emulatorSet,
+    bridge: plan.spec.network?.bridge ?? null,
+    mac: plan.spec.network?.mac ?? null,
+    volume: `${plan.names.lvPath}`,
+    nvram: plan.names.nvram,
+  };
+}
+
+function reportError(err: unknown, json: boolean): number {
+  let kind: keyof typeof EXIT_CODES = 'unexpected';
+  let message: string;
+  if (err instanceof RaptorError) {
+    kind = err.kind;
+    message = err.message;
+  } else if (err instanceof CommanderError) {
+    kind = 'bad-input';
+    message = err.message.replace(/^error:\s*/, '');
+  } else {
+    message = err instanceof Error ? err.message : String(err);
+  }
+  const code = EXIT_CODES[kind];
+  if (json) printJson({ error: { code: kind, exitCode: code, message } });
+  else process.stderr.write(`raptor: ${message}\n`);
+  return code;
+}
+
+export async function main(argv: string[], version: string): Promise<number> {
+  const json = argv.includes('--json');
+  const program = buildProgram(version);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')) {
+      return 0;
+    }
+    if (err instanceof CommanderError && err.code === 'commander.executeSubCommandAsync') return err.exitCode;
+    return reportError(err, json);
+  }
+}

@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { defaultConfig, macForBridge, parseConfigText } from './config.ts';
+import { RaptorError } from './errors.ts';
+
+test('defaults describe the real raptor host', () => {
+  const c = defaultConfig();
+  assert.equal(c.storage.vg, 'lvm-data');
+  assert.deepEqual(c.bridges.map((b) => [b.name, b.mac]), [1, 2, 3, 4, 5].map((n) => [`br-vm${n}`, `52:54:00:00:00:0${n}`]));
+  assert.equal(c.firmware.code, '/run/libvirt/nix-ovmf/OVMF_CODE.fd');
+  assert.equal(c.firmware.vars, '/run/libvirt/nix-ovmf/OVMF_VARS.fd');
+  assert.equal(c.dns.zone, 'raptor.michai.li');
+  assert.deepEqual(c.access.admin_groups, ['libvirt', 'libvirtd', 'wheel']);
+  assert.equal(c.access.user_group, 'vm-users');
+  assert.equal(c.cpus.reserved, '0-3');
+  assert.equal(c.domain_type, 'kvm');
+  assert.equal(c.machine, 'q35');
+  assert.equal(c.console, 'virtio');
+});
+
+test('MAC pattern: {nn} is the bridge number in two hex digits', () => {
+  assert.equal(macForBridge('52:54:00:00:00:{nn}', 'br-vm3'), '52:54:00:00:00:03');
+  assert.equal(macForBridge('52:54:00:00:00:{nn}', 'br-vm12'), '52:54:00:00:00:0c');
+  assert.equal(macForBridge('52:54:00:00:00:{nn}', 'lan'), undefined);
+});
+
+const bad = (text: string, re: RegExp) =>
+  assert.throws(() => parseConfigText(text, 'test.toml'), (e: unknown) => e instanceof RaptorError && e.kind === 'bad-input' && re.test(e.message), text);
+
+test('unknown keys and wrong types name the key path', () => {
+  bad('colour = "red"', /test\.toml: colour: unknown key/);
+  bad('[storage]\nvgg = "x"', /storage\.vgg: unknown key/);
+  bad('[dns]\nport = "53"', /dns\.port: Expected number/);
+  bad('domain_type = "xen"', /domain_type/);
+  bad('[[bridges]]\nname = "br0"\nmac = "zz"', /bridges\.0\.mac/);
+  bad('[[bridges]]\nname = "lan"', /bridges\.0\.mac: no MAC given/);
+  bad('[[bridges]]\nname = "br-vm1"\n[[bridges]]\nname = "br-vm1"', /br-vm1 appears twice/);
+  bad('[cpus]\nreserved = "0-3,x"', /cpus\.reserved/);
+  bad('this is = not toml', /not valid TOML/);
+});
+
+test('a partial config keeps the other defaults', () => {
+  const c = parseConfigText('domain_type = "qemu"\n[dns]\nport = 5353\n[[bridges]]\nname = "br-vm2"\nipv4 = "198.51.100.12"', 't');
+  assert.equal(c.domain_type, 'qemu');
+  assert.equal(c.dns.port, 5353);
+  assert.equal(c.dns.zone, 'raptor.michai.li');
+  assert.deepEqual(c.bridges, [{ name: 'br-vm2', mac: '52:54:00:00:00:02', ipv4: '198.51.100.12' }]);
+});

@@ -1,0 +1,148 @@
+// Config schema and defaults (DESIGN §1). The defaults describe the real raptor host (NixOS).
+import { z } from 'zod';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { badInput } from './errors.ts';
+
+const bridgeNumber = (name: string): number | undefined => {
+  const m = /(\d+)$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+};
+
+/** Fill `{nn}` (two hex digits) or `{n}` (decimal) in the MAC pattern with the bridge's number. */
+export function macForBridge(pattern: string, bridgeName: string): string | undefined {
+  const n = bridgeNumber(bridgeName);
+  if (n === undefined || n > 255) return undefined;
+  return pattern.replace('{nn}', n.toString(16).padStart(2, '0')).replace('{n}', String(n)).toLowerCase();
+}
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+const bridgeSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'an interface name of 1-15 characters'),
+    mac: z.string().regex(MAC_RE, 'a MAC address like 52:54:00:00:00:01').optional(),
+    ipv4: z.string().regex(IPV4_RE, 'an IPv4 address').optional(),
+    ipv6: z.string().regex(/^[0-9a-fA-F:]+$/, 'an IPv6 address').optional(),
+  })
+  .strict();
+
+const cpuListRe = /^$|^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+
+export const configSchema = z
+  .object({
+    libvirt_uri: z.string().default('qemu:///system'),
+    domain_type: z.enum(['kvm', 'qemu']).default('kvm'),
+    machine: z.string().default('q35'),
+    console: z.enum(['virtio', 'serial']).default('virtio'),
+    nvram_dir: z.string().default('/var/lib/libvirt/qemu/nvram'),
+    lock_file: z.string().default('/run/raptor/raptor.lock'),
+    audit_log: z.string().default('/var/log/raptor/audit.jsonl'),
+    shutdown_timeout_s: z.number().int().positive().default(60),
+    firmware: z
+      .object({
+        code: z.string().default('/run/libvirt/nix-ovmf/OVMF_CODE.fd'),
+        vars: z.string().default('/run/libvirt/nix-ovmf/OVMF_VARS.fd'),
+      })
+      .strict()
+      .default({}),
+    cpus: z
+      .object({
+        reserved: z.string().regex(cpuListRe, 'a CPU list like "0-3" or "0,2,4-7"').default('0-3'),
+        emulator: z
+          .string()
+          .regex(/^own-last-2$|^\d+(-\d+)?(,\d+(-\d+)?)*$/, '"own-last-2" or a CPU list')
+          .default('own-last-2'),
+      })
+      .strict()
+      .default({}),
+    storage: z
+      .object({
+        vg: z.string().regex(/^[A-Za-z0-9+_.-]+$/, 'a volume group name').default('lvm-data'),
+        lvm_command: z.string().default('lvm'),
+        wipe_step: z.string().default('256M'),
+      })
+      .strict()
+      .default({}),
+    network: z
+      .object({
+        mac_pattern: z.string().default('52:54:00:00:00:{nn}'),
+      })
+      .strict()
+      .default({}),
+    bridges: z
+      .array(bridgeSchema)
+      .default(['br-vm1', 'br-vm2', 'br-vm3', 'br-vm4', 'br-vm5'].map((name) => ({ name }))),
+    dns: z
+      .object({
+        enabled: z.boolean().default(true),
+        server: z.string().default('127.0.0.1'),
+        port: z.number().int().min(1).max(65535).default(53),
+        zone: z.string().default('raptor.michai.li'),
+        reverse_zones: z.array(z.string()).default([]),
+        ttl: z.number().int().min(0).default(300),
+        tsig_key_file: z.string().default('/etc/raptor/tsig.key'),
+        tsig_algorithm: z.enum(['hmac-sha256', 'hmac-sha512']).default('hmac-sha256'),
+      })
+      .strict()
+      .default({}),
+    access: z
+      .object({
+        admin_groups: z.array(z.string()).default(['libvirt', 'libvirtd', 'wheel']),
+        user_group: z.string().default('vm-users'),
+        polkit_rules_file: z.string().default('/etc/polkit-1/rules.d/60-raptor.rules'),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+type RawConfig = z.infer<typeof configSchema>;
+export type BridgeConfig = { name: string; mac: string; ipv4?: string | undefined; ipv6?: string | undefined };
+export type Config = Omit<RawConfig, 'bridges'> & { bridges: BridgeConfig[] };
+
+/** Validate a parsed TOML document (or {} for built-in defaults) into the effective config. */
+export function resolveConfig(doc: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(doc);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    const path = [...issue.path, ...keys.slice(0, 1)].map(String).join('.') || '(top level)';
+    const what = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
+    throw badInput(`${source}: ${path}: ${what}`);
+  }
+  const raw = result.data;
+  const bridges: BridgeConfig[] = raw.bridges.map((b, i) => {
+    const mac = b.mac ?? macForBridge(raw.network.mac_pattern, b.name);
+    if (!mac || !MAC_RE.test(mac)) {
+      throw badInput(`${source}: bridges.${i}.mac: no MAC given and none derivable from network.mac_pattern for ${b.name}`);
+    }
+    return { ...b, mac: mac.toLowerCase() };
+  });
+  const seen = new Set<string>();
+  for (const b of bridges) {
+    for (const k of [b.name, b.mac]) {
+      if (seen.has(k)) throw badInput(`${source}: bridges: ${k} appears twice`);
+      seen.add(k);
+    }
+  }
+  return { ...raw, bridges };
+}
+
+export function parseConfigText(text: string, source: string): Config {
+  let doc: unknown;
+  try {
+    doc = parseToml(text);
+  } catch (err) {
+    const msg = err instanceof TomlError ? err.message.split('\n')[0] : String(err);
+    throw badInput(`${source}: not valid TOML: ${msg}`);
+  }
+  return resolveConfig(doc, source);
+}
+
+export const defaultConfig = (): Config => resolveConfig({});
+
+/** The effective config for display: secrets are never in it (the TSIG key lives in its own file). */
+export function redactConfig(config: Config): Config {
+  return structuredClone(config);
+}

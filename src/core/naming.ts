@@ -1,0 +1,75 @@
+// The one naming authority (DESIGN §1): every artifact name is derived here and nowhere else.
+import { badInput } from './errors.ts';
+
+export const USER_RE = /^[a-z_][a-z0-9_]{0,31}$/;
+export const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+export const MAX_ID_LENGTH = 63;
+export const LV_PREFIX = 'guest-';
+
+export interface VmId {
+  user: string;
+  name: string;
+}
+
+export function validateUser(user: string): string {
+  if (!USER_RE.test(user)) {
+    throw badInput(
+      `invalid user "${user}": must be 1-32 characters of a-z, 0-9 and _, starting with a letter or _ (no "-")`,
+    );
+  }
+  return user;
+}
+
+/** Split `USER-NAME` at the first `-` (users cannot contain `-`, so the split is unambiguous). */
+export function parseVmId(id: string): VmId {
+  const dash = id.indexOf('-');
+  if (dash <= 0 || dash === id.length - 1) {
+    throw badInput(`invalid VM id "${id}": expected USER-NAME, e.g. alice-web`);
+  }
+  const user = id.slice(0, dash);
+  const name = id.slice(dash + 1);
+  validateUser(user);
+  if (!NAME_RE.test(name)) {
+    throw badInput(
+      `invalid VM name "${name}" in "${id}": must be a DNS label of a-z, 0-9 and "-", not starting or ending with "-"`,
+    );
+  }
+  if (id.length > MAX_ID_LENGTH) {
+    throw badInput(`invalid VM id "${id}": ${id.length} characters, at most ${MAX_ID_LENGTH} allowed`);
+  }
+  return { user, name };
+}
+
+/** Like parseVmId but returns undefined instead of throwing: for classifying existing domains. */
+export function tryParseVmId(id: string): VmId | undefined {
+  try {
+    return parseVmId(id);
+  } catch {
+    return undefined;
+  }
+}
+
+export const domainName = (vm: VmId): string => `${vm.user}-${vm.name}`;
+export const lvName = (vm: VmId): string => `${LV_PREFIX}${vm.user}-${vm.name}`;
+export const lvPath = (vm: VmId, vg: string): string => `/dev/${vg}/${lvName(vm)}`;
+export const nvramPath = (vm: VmId, nvramDir: string): string =>
+  `${nvramDir.replace(/\/+$/, '')}/${vm.user}-${vm.name}_VARS.fd`;
+export const fqdn = (vm: VmId, zone: string): string => `${vm.user}-${vm.name}.${zone.replace(/\.$/, '')}`;
+export const accountName = (vm: VmId): string => vm.user;
+
+/** The VM an LV name belongs to, if the LV follows the naming rule. */
+export function vmIdFromLvName(lv: string): VmId | undefined {
+  return lv.startsWith(LV_PREFIX) ? tryParseVmId(lv.slice(LV_PREFIX.length)) : undefined;
+}
+
+/** All names of one VM, derived in one place. */
+export function artifactNames(vm: VmId, opts: { vg: string; nvramDir: string; zone: string }) {
+  return {
+    domain: domainName(vm),
+    lv: lvName(vm),
+    lvPath: lvPath(vm, opts.vg),
+    nvram: nvramPath(vm, opts.nvramDir),
+    fqdn: fqdn(vm, opts.zone),
+    account: accountName(vm),
+  };
+}

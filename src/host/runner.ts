@@ -1,0 +1,83 @@
+// The one command runner (DESIGN §3): argv arrays only, LC_ALL=C, timeouts, structured errors.
+import { spawn, type StdioOptions } from 'node:child_process';
+import { RaptorError } from '../core/errors.ts';
+
+export interface RunOptions {
+  input?: string | Buffer;
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  /** exit codes that are not errors (default: only 0) */
+  okCodes?: number[];
+  /** inherit the terminal (for `virsh console`) */
+  interactive?: boolean;
+  /** called with each stderr chunk (progress from child tools) */
+  onStderr?: (chunk: string) => void;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class CommandError extends RaptorError {
+  readonly argv: string[];
+  readonly code: number | null;
+  readonly stderr: string;
+  constructor(argv: string[], code: number | null, stderr: string, reason?: string) {
+    const why = reason ?? `exited with code ${code}`;
+    const detail = stderr.trim().split('\n').filter(Boolean).slice(-1)[0] ?? '';
+    super('unexpected', `command failed: ${argv.join(' ')}: ${why}${detail ? `: ${detail}` : ''}`);
+    this.argv = argv;
+    this.code = code;
+    this.stderr = stderr;
+  }
+}
+
+export type Runner = (argv: string[], opts?: RunOptions) => Promise<RunResult>;
+
+/** Commands run so far, for `--verbose`-style tracing and for tests that count processes. */
+export const runnerStats = { spawned: 0 };
+
+export const runCommand: Runner = (argv, opts = {}) =>
+  new Promise((resolve, reject) => {
+    const [cmd, ...args] = argv;
+    if (!cmd) return reject(new Error('runCommand: empty argv'));
+    runnerStats.spawned++;
+    const stdio: StdioOptions = opts.interactive ? 'inherit' : ['pipe', 'pipe', 'pipe'];
+    const child = spawn(cmd, args, {
+      stdio,
+      env: { ...process.env, LC_ALL: 'C', LANG: 'C', ...opts.env },
+    });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const timer =
+      opts.timeoutMs !== undefined
+        ? setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, opts.timeoutMs)
+        : undefined;
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      opts.onStderr?.(d);
+    });
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new CommandError(argv, null, '', err.code === 'ENOENT' ? 'command not found' : err.message));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const c = code ?? 128;
+      if (timedOut) return reject(new CommandError(argv, null, stderr, `timed out after ${opts.timeoutMs} ms`));
+      if (signal) return reject(new CommandError(argv, null, stderr, `killed by ${signal}`));
+      if (!(opts.okCodes ?? [0]).includes(c)) return reject(new CommandError(argv, c, stderr));
+      resolve({ code: c, stdout, stderr });
+    });
+    if (child.stdin) {
+      child.stdin.on('error', () => {}); // the child may exit before reading all input
+      child.stdin.end(opts.input ?? '');
+    }
+  });

@@ -1,0 +1,147 @@
+// The libvirt client, through virsh: every admin has it and can replay what raptor did.
+// Many commands go through one virsh process (separated by `;`), so listing N domains costs
+// two processes, not N.
+import { RaptorError, notFound } from '../core/errors.ts';
+import { CommandError, type Runner } from '../host/runner.ts';
+
+export type DomainState = 'running' | 'shut off' | 'paused' | 'in shutdown' | 'crashed' | 'pmsuspended' | 'idle' | 'unknown';
+
+export interface DomainSummary {
+  name: string;
+  state: DomainState;
+}
+
+const SEP = '@@raptor-sep@@';
+
+/** Quote one argument for virsh's own command-line parser (not a shell). */
+export function virshQuote(arg: string): string {
+  if (/^[A-Za-z0-9_.:/@+=-]+$/.test(arg)) return arg;
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export class Virsh {
+  constructor(
+    private readonly run: Runner,
+    readonly uri: string,
+  ) {}
+
+  private argv(...args: string[]): string[] {
+    return ['virsh', '--quiet', '--connect', this.uri, ...args];
+  }
+
+  async exec(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+    try {
+      return (await this.run(this.argv(...args), { timeoutMs: opts.timeoutMs ?? 120_000, ...(opts.input !== undefined ? { input: opts.input } : {}) })).stdout;
+    } catch (err) {
+      throw classifyVirshError(err);
+    }
+  }
+
+  /** Run several virsh commands in one process; returns each command's output. */
+  async batch(commands: string[][]): Promise<string[]> {
+    if (commands.length === 0) return [];
+    const script = commands.map((c) => c.map(virshQuote).join(' ')).join(` ; echo ${SEP} ; `);
+    const out = await this.exec([script]);
+    const parts = out.split(`${SEP}\n`);
+    if (parts.length !== commands.length) {
+      throw new RaptorError('unexpected', `virsh batch returned ${parts.length} parts for ${commands.length} commands`);
+    }
+    return parts;
+  }
+
+  async listAll(): Promise<DomainSummary[]> {
+    const out = await this.exec(['list', '--all']);
+    const result: DomainSummary[] = [];
+    for (const line of out.split('\n')) {
+      // " Id   Name        State" rows: "-    bob-b       shut off" / " 3    alice-a     running"
+      const m = /^\s*(\S+)\s+(\S+)\s+(.+?)\s*$/.exec(line);
+      if (!m || m[1] === 'Id' || line.startsWith('---')) continue;
+      result.push({ name: m[2]!, state: normalizeState(m[3]!) });
+    }
+    return result;
+  }
+
+  /** dumpxml of many domains in one process. Domains that vanished meanwhile are left out. */
+  async dumpXmlMany(names: string[]): Promise<Map<string, string>> {
+    const map = new Map<string, string>();
+    if (names.length === 0) return map;
+    try {
+      const outs = await this.batch(names.map((n) => ['dumpxml', n]));
+      names.forEach((n, i) => map.set(n, outs[i]!));
+      return map;
+    } catch (err) {
+      if (!(err instanceof RaptorError && err.kind === 'not-found')) throw err;
+      // a domain went away between list and dumpxml: fall back to one at a time
+      for (const n of names) {
+        const xml = await this.dumpXml(n).catch((e: unknown) => {
+          if (e instanceof RaptorError && e.kind === 'not-found') return undefined;
+          throw e;
+        });
+        if (xml !== undefined) map.set(n, xml);
+      }
+      return map;
+    }
+  }
+
+  async dumpXml(name: string, inactive = false): Promise<string> {
+    return this.exec(['dumpxml', ...(inactive ? ['--inactive'] : []), name]);
+  }
+
+  async state(name: string): Promise<DomainState | undefined> {
+    try {
+      return normalizeState((await this.exec(['domstate', name])).trim());
+    } catch (err) {
+      if (err instanceof RaptorError && err.kind === 'not-found') return undefined;
+      throw err;
+    }
+  }
+
+  async define(xml: string): Promise<void> {
+    await this.exec(['define', '/dev/stdin'], { input: xml });
+  }
+
+  async undefine(name: string): Promise<void> {
+    await this.exec(['undefine', '--nvram', name]);
+  }
+
+  async start(name: string): Promise<void> {
+    await this.exec(['start', name]);
+  }
+
+  async shutdown(name: string): Promise<void> {
+    await this.exec(['shutdown', name]);
+  }
+
+  async destroy(name: string): Promise<void> {
+    await this.exec(['destroy', name]);
+  }
+
+  async reboot(name: string): Promise<void> {
+    await this.exec(['reboot', name]);
+  }
+
+  async reset(name: string): Promise<void> {
+    await this.exec(['reset', name]);
+  }
+}
+
+export function normalizeState(s: string): DomainState {
+  const t = s.trim().toLowerCase();
+  const known: DomainState[] = ['running', 'shut off', 'paused', 'in shutdown', 'crashed', 'pmsuspended', 'idle'];
+  return (known.find((k) => k === t) ?? 'unknown') as DomainState;
+}
+
+/** Map libvirt's error codes (in "error: ... " lines) to raptor's kinds without guessing from prose. */
+export function classifyVirshError(err: unknown): unknown {
+  if (!(err instanceof CommandError)) return err;
+  const s = err.stderr;
+  const line = s.split('\n').find((l) => l.startsWith('error:') && !l.startsWith('error: failed to get domain')) ?? s.split('\n').find((l) => l.startsWith('error:')) ?? '';
+  // libvirt's VIR_ERR_NO_DOMAIN ("Domain not found") and VIR_ERR_OPERATION_DENIED ("access denied")
+  if (/Domain not found|failed to get domain/.test(s)) {
+    return notFound(line.replace(/^error:\s*/, '') || 'domain not found');
+  }
+  if (/access denied|authentication unavailable|Authorization not available|not authorized/i.test(s)) {
+    return new RaptorError('not-allowed', `libvirt: ${line.replace(/^error:\s*/, '') || 'access denied'}`, { cause: err });
+  }
+  return err;
+}

@@ -1,0 +1,118 @@
+// What each plan step does on the real host, how it knows it is already done, how it undoes.
+import { existsSync, rmSync } from 'node:fs';
+import { RaptorError } from '../core/errors.ts';
+import type { Virsh } from '../libvirt/virsh.ts';
+import type { Lvm } from '../storage/lvm.ts';
+import { TAG_WIPED } from '../storage/lvm.ts';
+import { assertNotOpen, zeroVolume, type WipeProgress } from '../storage/wipe.ts';
+import type { Runner } from '../host/runner.ts';
+import type { Executors } from './apply.ts';
+
+export interface ExecutorDeps {
+  run: Runner;
+  virsh: Virsh;
+  lvm: Lvm;
+  wipe: { stepBytes: number; offload: boolean; verify: 'sample' | 'full'; onProgress?: (p: WipeProgress) => void };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitForShutOff(virsh: Virsh, domain: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await virsh.state(domain);
+    if (s === undefined || s === 'shut off') return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(500);
+  }
+}
+
+export function hostExecutors(d: ExecutorDeps): Executors {
+  const { virsh, lvm } = d;
+  return {
+    'lv-create': {
+      isDone: async (s) => (await lvm.lv(s.vg, s.lv)) !== undefined,
+      apply: (s) => lvm.create(s.vg, s.lv, s.sizeBytes, s.tags),
+      // a fresh LV holds nothing of the user's yet, so it is removed without a wipe
+      undo: (s) => lvm.remove(s.vg, s.lv),
+    },
+    'domain-define': {
+      isDone: async (s) => (await virsh.state(s.domain)) !== undefined,
+      apply: (s) => virsh.define(s.xml),
+      undo: async (s) => {
+        if ((await virsh.state(s.domain)) === undefined) return;
+        if ((await virsh.state(s.domain)) !== 'shut off') await virsh.destroy(s.domain);
+        await virsh.undefine(s.domain);
+      },
+    },
+    'domain-start': {
+      isDone: async (s) => (await virsh.state(s.domain)) === 'running',
+      apply: (s) => virsh.start(s.domain),
+      undo: async (s) => {
+        if ((await virsh.state(s.domain)) === 'running') await virsh.destroy(s.domain);
+      },
+    },
+    'lv-untag': {
+      isDone: async (s) => !((await lvm.lv(s.vg, s.lv))?.tags.includes(s.tag) ?? false),
+      apply: (s) => lvm.delTag(s.vg, s.lv, s.tag),
+    },
+    'domain-stop': {
+      isDone: async (s) => {
+        const st = await virsh.state(s.domain);
+        return st === undefined || st === 'shut off';
+      },
+      apply: async (s) => {
+        try {
+          await virsh.shutdown(s.domain);
+        } catch (err) {
+          // a paused or crashed domain cannot shut down gracefully; it is forced off below
+          if (err instanceof RaptorError && err.kind === 'not-found') return;
+        }
+        if (!(await waitForShutOff(virsh, s.domain, s.timeoutS * 1000))) {
+          await virsh.destroy(s.domain).catch(async (err: unknown) => {
+            if ((await virsh.state(s.domain)) !== 'shut off') throw err;
+          });
+        }
+      },
+    },
+    'domain-undefine': {
+      isDone: async (s) => (await virsh.state(s.domain)) === undefined && !existsSync(s.nvram),
+      apply: async (s) => {
+        if ((await virsh.state(s.domain)) !== undefined) await virsh.undefine(s.domain);
+        // an earlier run may have undefined the domain and died before libvirt removed the file
+        rmSync(s.nvram, { force: true });
+      },
+    },
+    'lv-wipe': {
+      isDone: async (s) => {
+        const lv = await lvm.lv(s.vg, s.lv);
+        return lv === undefined || lv.tags.includes(TAG_WIPED);
+      },
+      apply: async (s) => {
+        const lv = await lvm.lv(s.vg, s.lv);
+        if (lv?.open) throw new RaptorError('conflict', `refusing to wipe ${s.path}: LVM reports it open`);
+        const users = (await virsh.listAll()).filter((x) => x.state === 'running');
+        const xmls = await virsh.dumpXmlMany(users.map((u) => u.name));
+        for (const [name, xml] of xmls) {
+          if (xml.includes(`'${s.path}'`) || xml.includes(`"${s.path}"`)) {
+            throw new RaptorError('conflict', `refusing to wipe ${s.path}: running domain ${name} uses it`);
+          }
+        }
+        assertNotOpen(s.path);
+        await zeroVolume(d.run, s.path, s.sizeBytes, d.wipe);
+        await lvm.addTag(s.vg, s.lv, TAG_WIPED);
+      },
+    },
+    'lv-remove': {
+      isDone: async (s) => (await lvm.lv(s.vg, s.lv)) === undefined,
+      apply: async (s) => {
+        const lv = await lvm.lv(s.vg, s.lv);
+        // the house rule: zeroed before removed
+        if (lv && !lv.tags.includes(TAG_WIPED)) {
+          throw new RaptorError('unexpected', `refusing to remove ${s.vg}/${s.lv}: it was not wiped`);
+        }
+        await lvm.remove(s.vg, s.lv);
+      },
+    },
+  };
+}

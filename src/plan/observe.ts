@@ -1,0 +1,24 @@
+// Observe the host read-only: domains (one virsh process for all their XML), LVM, host CPUs.
+import { readFileSync } from 'node:fs';
+import type { Config } from '../core/config.ts';
+import { parseCpuList } from '../core/cpus.ts';
+import { parseDomainXml } from '../libvirt/domain-xml.ts';
+import type { Virsh } from '../libvirt/virsh.ts';
+import type { Lvm } from '../storage/lvm.ts';
+import type { HostState, ObservedDomain } from './planner.ts';
+
+export function hostCpus(): number[] {
+  return parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'), 'online CPUs');
+}
+
+export async function observeDomains(virsh: Virsh): Promise<ObservedDomain[]> {
+  const list = await virsh.listAll();
+  const xmls = await virsh.dumpXmlMany(list.map((d) => d.name));
+  return list.filter((d) => xmls.has(d.name)).map((d) => ({ ...d, parsed: parseDomainXml(xmls.get(d.name)!) }));
+}
+
+export async function observeHost(config: Config, virsh: Virsh, lvm: Lvm): Promise<HostState> {
+  const [domains, vg] = await Promise.all([observeDomains(virsh), lvm.vg(config.storage.vg)]);
+  const lvs = vg ? await lvm.lvs(config.storage.vg) : [];
+  return { hostCpus: hostCpus(), domains, vg, lvs };
+}

@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfigText } from '../core/config.ts';
+import { RaptorError } from '../core/errors.ts';
+import { parseDomainXml, renderDomainXml } from '../libvirt/domain-xml.ts';
+import { TAG_CREATING, TAG_WIPED } from '../storage/lvm.ts';
+import { planCreate, planDestroy, type HostState } from './planner.ts';
+
+const GiB = 2 ** 30;
+const config = parseConfigText('domain_type = "qemu"\n[cpus]\nreserved = "0"\n[[bridges]]\nname = "br-vm1"\n[[bridges]]\nname = "br-vm2"', 't');
+const now = new Date('2026-11-26T12:00:00Z');
+const emptyHost = (): HostState => ({
+  hostCpus: [0, 1, 2, 3],
+  domains: [],
+  vg: { name: 'lvm-data', sizeBytes: 10 * GiB, freeBytes: 10 * GiB, extentBytes: 4 * 2 ** 20 },
+  lvs: [],
+});
+const req = { vm: { user: 'alice', name: 'web' }, cpus: 2, memoryBytes: 512 * 2 ** 20, diskBytes: GiB };
+const kind = (k: string) => (e: unknown) => e instanceof RaptorError && e.kind === k;
+
+test('create plan: LV, define, mark complete; XML carries the allocation', () => {
+  const p = planCreate(config, { ...req, start: true }, emptyHost(), now);
+  assert.deepEqual(p.steps.map((s) => s.kind), ['lv-create', 'domain-define', 'domain-start', 'lv-untag']);
+  assert.deepEqual(p.spec.vcpuPins, [1, 2]);
+  assert.deepEqual(p.spec.network, { bridge: 'br-vm1', mac: '52:54:00:00:00:01' });
+  const lv = p.steps[0]!;
+  assert.ok(lv.kind === 'lv-create' && lv.sizeBytes === GiB && lv.lv === 'guest-alice-web' && lv.tags.includes(TAG_CREATING));
+  assert.match(p.xml, /<source dev="\/dev\/lvm-data\/guest-alice-web"\/>/);
+});
+
+function withDomain(host: HostState, name: string, pins: number[], bridge: string | null): HostState {
+  const xml = renderDomainXml({
+    name, type: 'qemu', memoryMiB: 256, vcpuPins: pins, emulatorSet: pins, machine: 'q35',
+    firmware: { code: 'c', vars: 'v', nvram: 'n' }, disk: { path: `/dev/lvm-data/guest-${name}` },
+    network: bridge ? { bridge, mac: '52:54:00:00:00:01' } : null, console: 'virtio',
+    metadata: { owner: name.split('-')[0]!, bridge, createdAt: '' },
+  });
+  return { ...host, domains: [...host.domains, { name, state: 'shut off', parsed: parseDomainXml(xml) }] };
+}
+
+test('CPUs and bridges in use by any domain are skipped', () => {
+  const host = withDomain(emptyHost(), 'bob-x', [1], 'br-vm1');
+  const p = planCreate(config, req, host, now);
+  assert.deepEqual(p.spec.vcpuPins, [2, 3]);
+  assert.equal(p.spec.network?.bridge, 'br-vm2');
+});
+
+test('capacity and conflicts are exit-3 errors before any step', () => {
+  let host = withDomain(emptyHost(), 'bob-x', [1], 'br-vm1');
+  assert.throws(() => planCreate(config, { ...req, cpus: 3 }, host, now), kind('conflict'));
+  assert.throws(() => planCreate(config, { ...req, bridge: 'br-vm1' }, host, now), kind('conflict'));
+  host = withDomain(host, 'carol-y', [], 'br-vm2');
+  assert.throws(() => planCreate(config, req, host, now), (e: unknown) => kind('conflict')(e) && /no free bridge/.test((e as Error).message));
+  assert.equal(planCreate(config, { ...req, noNetwork: true }, host, now).spec.network, null);
+  assert.throws(() => planCreate(config, { ...req, diskBytes: 11 * GiB }, emptyHost(), now), (e: unknown) => kind('conflict')(e) && /10 GiB free/.test((e as Error).message));
+  assert.throws(() => planCreate(config, req, withDomain(emptyHost(), 'alice-web', [3], null), now), (e: unknown) => kind('conflict')(e) && /already exists/.test((e as Error).message));
+  assert.throws(() => planCreate(config, { ...req, bridge: 'br-vm9' }, emptyHost(), now), kind('bad-input'));
+  assert.throws(() => planCreate(config, { ...req, diskBytes: GiB + 2 ** 20 }, emptyHost(), now), kind('bad-input'));
+});
+
+test('an LV left by an unfinished create is resumed; an untagged one is a conflict', () => {
+  const lv = { name: 'guest-alice-web', vg: 'lvm-data', sizeBytes: GiB, path: '/dev/lvm-data/guest-alice-web', tags: [TAG_CREATING], open: false };
+  const resumed = planCreate(config, req, { ...emptyHost(), lvs: [lv] }, now);
+  assert.equal(resumed.resumed, true);
+  assert.deepEqual(resumed.steps.map((s) => s.kind), ['domain-define', 'lv-untag']);
+  assert.throws(() => planCreate(config, req, { ...emptyHost(), lvs: [{ ...lv, tags: [] }] }, now), (e: unknown) => kind('conflict')(e) && /interrupted destroy/.test((e as Error).message));
+  // domain defined too: only the rest remains
+  const both = withDomain({ ...emptyHost(), lvs: [lv] }, 'alice-web', [2], 'br-vm2');
+  assert.deepEqual(planCreate(config, { ...req, start: true }, both, now).steps.map((s) => s.kind), ['domain-start', 'lv-untag']);
+});
+
+test('destroy plan: stop, undefine, wipe, remove; skips what is gone or already wiped', () => {
+  const lv = { name: 'guest-alice-web', vg: 'lvm-data', sizeBytes: GiB, path: '/dev/lvm-data/guest-alice-web', tags: [], open: false };
+  let host = withDomain({ ...emptyHost(), lvs: [lv] }, 'alice-web', [1], 'br-vm1');
+  host.domains[0]!.state = 'running';
+  assert.deepEqual(planDestroy(config, req.vm, host, 10).steps.map((s) => s.kind), ['domain-stop', 'domain-undefine', 'lv-wipe', 'lv-remove']);
+  host = { ...emptyHost(), lvs: [{ ...lv, tags: [TAG_WIPED] }] };
+  assert.deepEqual(planDestroy(config, req.vm, host, 10).steps.map((s) => s.kind), ['lv-remove']);
+  assert.throws(() => planDestroy(config, req.vm, emptyHost(), 10), kind('not-found'));
+  const shared = withDomain({ ...emptyHost(), lvs: [lv] }, 'alice-web', [1], null);
+  shared.domains.push({ ...shared.domains[0]!, name: 'handmade' });
+  assert.throws(() => planDestroy(config, req.vm, shared, 10), (e: unknown) => kind('conflict')(e) && /handmade/.test((e as Error).message));
+});

@@ -1,0 +1,153 @@
+// The pure planner: a request and an observed host in, a plan (or a typed refusal) out.
+import type { Config } from '../core/config.ts';
+import { allocateBridge } from '../core/bridges.ts';
+import { allocateCpus, parseCpuList } from '../core/cpus.ts';
+import { badInput, conflict, notFound } from '../core/errors.ts';
+import { artifactNames, type VmId } from '../core/naming.ts';
+import { formatSize } from '../core/size.ts';
+import { renderDomainXml, type DomainSpec, type ParsedDomain } from '../libvirt/domain-xml.ts';
+import type { DomainState } from '../libvirt/virsh.ts';
+import type { LogicalVolume, VolumeGroup } from '../storage/lvm.ts';
+import { TAG_CREATING, TAG_WIPED } from '../storage/lvm.ts';
+import type { Step } from './steps.ts';
+
+export interface ObservedDomain {
+  name: string;
+  state: DomainState;
+  parsed: ParsedDomain;
+}
+
+export interface HostState {
+  hostCpus: number[];
+  domains: ObservedDomain[];
+  vg: VolumeGroup | undefined;
+  lvs: LogicalVolume[];
+}
+
+export interface CreateRequest {
+  vm: VmId;
+  cpus: number;
+  memoryBytes: number;
+  diskBytes: number;
+  bridge?: string;
+  noNetwork?: boolean;
+  start?: boolean;
+}
+
+export interface CreatePlan {
+  vm: VmId;
+  names: ReturnType<typeof artifactNames>;
+  spec: DomainSpec;
+  xml: string;
+  steps: Step[];
+  /** steps a crashed earlier run already finished */
+  resumed: boolean;
+}
+
+const MIB = 1024 ** 2;
+
+export function namesFor(config: Config, vm: VmId) {
+  return artifactNames(vm, { vg: config.storage.vg, nvramDir: config.nvram_dir, zone: config.dns.zone });
+}
+
+/** Bridges used by any domain on the host (raptor's or not), except `exceptDomain`. */
+export function bridgesInUse(host: HostState, exceptDomain?: string): Set<string> {
+  return new Set(host.domains.filter((d) => d.name !== exceptDomain).flatMap((d) => d.parsed.interfaces.map((i) => i.bridge)));
+}
+
+export function cpusPinned(host: HostState, exceptDomain?: string): number[] {
+  return [...new Set(host.domains.filter((d) => d.name !== exceptDomain).flatMap((d) => d.parsed.pinnedCpus))];
+}
+
+export function planCreate(config: Config, req: CreateRequest, host: HostState, now: Date): CreatePlan {
+  const names = namesFor(config, req.vm);
+  if (req.memoryBytes % MIB !== 0) throw badInput(`invalid memory ${req.memoryBytes} bytes: must be a whole number of MiB`);
+  if (req.bridge !== undefined && req.noNetwork) throw badInput('--bridge and --no-network cannot be used together');
+  const vg = host.vg;
+  if (!vg) throw notFound(`volume group ${config.storage.vg} not found`);
+  if (req.diskBytes % vg.extentBytes !== 0) {
+    throw badInput(`invalid disk size ${formatSize(req.diskBytes)}: must be a multiple of ${formatSize(vg.extentBytes)} (the extent size of ${vg.name})`);
+  }
+
+  const existingDomain = host.domains.find((d) => d.name === names.domain);
+  const existingLv = host.lvs.find((l) => l.name === names.lv);
+  const unfinished = existingLv?.tags.includes(TAG_CREATING) ?? false;
+  if (existingDomain && !unfinished) throw conflict(`VM ${names.domain} already exists`);
+  if (existingLv && !unfinished) {
+    throw conflict(`logical volume ${vg.name}/${names.lv} already exists without a finished VM (an interrupted destroy? run: raptor vm destroy ${names.domain})`);
+  }
+  if (existingLv && existingLv.sizeBytes !== req.diskBytes) {
+    throw conflict(`an unfinished create of ${names.domain} left ${vg.name}/${names.lv} with ${formatSize(existingLv.sizeBytes)}, not ${formatSize(req.diskBytes)}: rerun it with --disk ${existingLv.sizeBytes}b or run raptor vm destroy ${names.domain}`);
+  }
+
+  let spec: DomainSpec;
+  if (existingDomain) {
+    // A crashed create already defined the domain: keep its allocation, finish the rest.
+    const p = existingDomain.parsed;
+    const net = p.interfaces[0];
+    spec = {
+      name: names.domain,
+      type: config.domain_type,
+      memoryMiB: p.memoryMiB,
+      vcpuPins: p.vcpuPins,
+      emulatorSet: p.emulatorSet,
+      machine: p.machine,
+      firmware: { code: config.firmware.code, vars: config.firmware.vars, nvram: names.nvram },
+      disk: { path: names.lvPath },
+      network: net ? { bridge: net.bridge, mac: net.mac } : null,
+      console: config.console,
+      metadata: { owner: req.vm.user, bridge: net?.bridge ?? null, createdAt: p.metadata?.createdAt ?? now.toISOString() },
+    };
+  } else {
+    const reserved = parseCpuList(config.cpus.reserved, 'cpus.reserved');
+    const cpu = allocateCpus({ hostCpus: host.hostCpus, reserved, pinned: cpusPinned(host) }, req.cpus, config.cpus.emulator);
+    const bridge = req.noNetwork ? null : allocateBridge(config.bridges, bridgesInUse(host), req.bridge);
+    if (!existingLv && req.diskBytes > vg.freeBytes) {
+      throw conflict(`volume group ${vg.name} has ${formatSize(vg.freeBytes)} free, ${formatSize(req.diskBytes)} requested`);
+    }
+    spec = {
+      name: names.domain,
+      type: config.domain_type,
+      memoryMiB: req.memoryBytes / MIB,
+      vcpuPins: cpu.vcpuPins,
+      emulatorSet: cpu.emulatorSet,
+      machine: config.machine,
+      firmware: { code: config.firmware.code, vars: config.firmware.vars, nvram: names.nvram },
+      disk: { path: names.lvPath },
+      network: bridge ? { bridge: bridge.name, mac: bridge.mac } : null,
+      console: config.console,
+      metadata: { owner: req.vm.user, bridge: bridge?.name ?? null, createdAt: now.toISOString() },
+    };
+  }
+  const xml = renderDomainXml(spec);
+  const steps: Step[] = [];
+  if (!existingLv) steps.push({ kind: 'lv-create', vg: vg.name, lv: names.lv, sizeBytes: req.diskBytes, tags: [TAG_CREATING] });
+  if (!existingDomain) steps.push({ kind: 'domain-define', domain: names.domain, xml });
+  if (req.start) steps.push({ kind: 'domain-start', domain: names.domain });
+  steps.push({ kind: 'lv-untag', vg: vg.name, lv: names.lv, tag: TAG_CREATING });
+  return { vm: req.vm, names, spec, xml, steps, resumed: Boolean(existingLv) };
+}
+
+export interface DestroyPlan {
+  vm: VmId;
+  names: ReturnType<typeof artifactNames>;
+  steps: Step[];
+}
+
+export function planDestroy(config: Config, vm: VmId, host: HostState, shutdownTimeoutS: number): DestroyPlan {
+  const names = namesFor(config, vm);
+  const domain = host.domains.find((d) => d.name === names.domain);
+  const lv = host.lvs.find((l) => l.name === names.lv);
+  if (!domain && !lv) throw notFound(`VM ${names.domain} not found (no domain, no logical volume ${config.storage.vg}/${names.lv})`);
+  const steps: Step[] = [];
+  if (domain && domain.state !== 'shut off') steps.push({ kind: 'domain-stop', domain: names.domain, timeoutS: shutdownTimeoutS });
+  if (domain) steps.push({ kind: 'domain-undefine', domain: names.domain, nvram: names.nvram });
+  if (lv) {
+    // Another domain using this LV (hand-made, say) would have its disk zeroed under it.
+    const users = host.domains.filter((d) => d.name !== names.domain && d.parsed.disks.some((k) => k.path === names.lvPath));
+    if (users.length) throw conflict(`refusing to wipe ${names.lvPath}: it is a disk of domain ${users.map((u) => u.name).join(', ')}`);
+    if (!lv.tags.includes(TAG_WIPED)) steps.push({ kind: 'lv-wipe', vg: lv.vg, lv: lv.name, path: names.lvPath, sizeBytes: lv.sizeBytes });
+    steps.push({ kind: 'lv-remove', vg: lv.vg, lv: lv.name });
+  }
+  return { vm, names, steps };
+}

@@ -1,0 +1,62 @@
+// Plan steps as plain data, with a title and the shell commands an admin would run instead.
+import { formatSize } from '../core/size.ts';
+
+export type Step =
+  | { kind: 'lv-create'; vg: string; lv: string; sizeBytes: number; tags: string[] }
+  | { kind: 'domain-define'; domain: string; xml: string }
+  | { kind: 'domain-start'; domain: string }
+  | { kind: 'lv-untag'; vg: string; lv: string; tag: string }
+  | { kind: 'domain-stop'; domain: string; timeoutS: number }
+  | { kind: 'domain-undefine'; domain: string; nvram: string }
+  | { kind: 'lv-wipe'; vg: string; lv: string; path: string; sizeBytes: number }
+  | { kind: 'lv-remove'; vg: string; lv: string };
+
+export type StepKind = Step['kind'];
+
+const q = (s: string): string => (/^[A-Za-z0-9_./:@=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+export function stepTitle(step: Step): string {
+  switch (step.kind) {
+    case 'lv-create':
+      return `create logical volume ${step.vg}/${step.lv} of ${formatSize(step.sizeBytes)}`;
+    case 'domain-define':
+      return `define libvirt domain ${step.domain}`;
+    case 'domain-start':
+      return `start domain ${step.domain}`;
+    case 'lv-untag':
+      return `mark ${step.vg}/${step.lv} complete (remove tag ${step.tag})`;
+    case 'domain-stop':
+      return `shut down domain ${step.domain} (forced off after ${step.timeoutS} s)`;
+    case 'domain-undefine':
+      return `undefine domain ${step.domain} and remove its NVRAM ${step.nvram}`;
+    case 'lv-wipe':
+      return `zero ${step.path} (${formatSize(step.sizeBytes)}) and verify`;
+    case 'lv-remove':
+      return `remove logical volume ${step.vg}/${step.lv}`;
+  }
+}
+
+/** The equivalent commands an admin would run by hand (the procedure's commands). */
+export function stepCommands(step: Step, uri: string): string[] {
+  const virsh = `virsh -c ${q(uri)}`;
+  switch (step.kind) {
+    case 'lv-create':
+      return [`lvcreate -L ${step.sizeBytes}b -n ${q(step.lv)}${step.tags.map((t) => ` --addtag ${q(t)}`).join('')} ${q(step.vg)}`];
+    case 'domain-define':
+      return [`${virsh} define ${q(step.domain)}.xml`];
+    case 'domain-start':
+      return [`${virsh} start ${q(step.domain)}`];
+    case 'lv-untag':
+      return [`lvchange --deltag ${q(step.tag)} ${q(step.vg)}/${q(step.lv)}`];
+    case 'domain-stop':
+      return [`${virsh} shutdown ${q(step.domain)}`, `# after ${step.timeoutS} s if still running:`, `${virsh} destroy ${q(step.domain)}`];
+    case 'domain-undefine':
+      return [`${virsh} undefine --nvram ${q(step.domain)}`];
+    case 'lv-wipe':
+      return [
+        `blkdiscard --zeroout ${q(step.path)}   # or: dd if=/dev/zero of=${q(step.path)} bs=4M oflag=direct status=progress`,
+      ];
+    case 'lv-remove':
+      return [`lvremove ${q(step.vg)}/${q(step.lv)}`];
+  }
+}

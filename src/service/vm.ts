@@ -1,0 +1,230 @@
+// VM service functions: the one place front ends (CLI now, HTTP later) call to act on VMs.
+import type { Config } from '../core/config.ts';
+import { notFound, RaptorError } from '../core/errors.ts';
+import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
+import { Virsh } from '../libvirt/virsh.ts';
+import { parseDomainXml } from '../libvirt/domain-xml.ts';
+import { Lvm, type LogicalVolume } from '../storage/lvm.ts';
+import { acquireHostLock, type HostLock } from '../host/lock.ts';
+import { appendAudit } from '../host/audit.ts';
+import { runCommand, type Runner } from '../host/runner.ts';
+import { applyPlan, ApplyError, type StepReport } from '../plan/apply.ts';
+import { hostExecutors, waitForShutOff, type ExecutorDeps } from '../plan/executors.ts';
+import { observeDomains, observeHost } from '../plan/observe.ts';
+import { namesFor, planCreate, planDestroy, type CreatePlan, type CreateRequest, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
+import { stepTitle, type Step } from '../plan/steps.ts';
+import type { WipeProgress } from '../storage/wipe.ts';
+
+export interface Context {
+  config: Config;
+  run: Runner;
+  virsh: Virsh;
+  lvm: Lvm;
+  /** the command line as typed, for the audit log */
+  commandLine: string;
+}
+
+export function createContext(config: Config, commandLine: string, run: Runner = runCommand): Context {
+  return {
+    config,
+    run,
+    virsh: new Virsh(run, config.libvirt_uri),
+    lvm: new Lvm(run, config.storage.lvm_command),
+    commandLine,
+  };
+}
+
+/** Crash-test failpoint: RAPTOR_FAILPOINT=after:<step-kind> kills raptor (SIGKILL) right after that step. */
+function failpoint(step: Step): void {
+  const fp = process.env.RAPTOR_FAILPOINT;
+  if (fp && fp === `after:${step.kind}`) process.kill(process.pid, 'SIGKILL');
+}
+
+function withLock<T>(ctx: Context, onWait: (() => void) | undefined, fn: () => Promise<T>): Promise<T> {
+  let lock: HostLock | undefined;
+  try {
+    lock = acquireHostLock(ctx.config.lock_file, { timeoutS: 600, ...(onWait ? { onWait } : {}) });
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return fn().finally(() => lock?.release());
+}
+
+export interface ApplyOutcome<P> {
+  plan: P;
+  reports: StepReport[];
+}
+
+export async function planVmCreate(ctx: Context, req: CreateRequest): Promise<CreatePlan> {
+  const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
+  return planCreate(ctx.config, req, host, new Date());
+}
+
+function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undone', error?: unknown): void {
+  appendAudit(ctx.config.audit_log, {
+    command: ctx.commandLine,
+    plan: steps.map(stepTitle),
+    result,
+    ...(error !== undefined ? { error: error instanceof Error ? error.message : String(error) } : {}),
+  });
+}
+
+async function runApply<P extends { steps: Step[] }>(ctx: Context, plan: P, deps: Partial<ExecutorDeps>, onStep?: (s: Step, st: string) => void): Promise<ApplyOutcome<P>> {
+  const executors = hostExecutors({
+    run: ctx.run,
+    virsh: ctx.virsh,
+    lvm: ctx.lvm,
+    wipe: deps.wipe ?? { stepBytes: 256 * 1024 * 1024, offload: true, verify: 'sample' },
+  });
+  try {
+    const reports = await applyPlan(plan.steps, executors, { afterStep: failpoint, ...(onStep ? { onStep } : {}) });
+    auditApply(ctx, plan.steps, 'ok');
+    return { plan, reports };
+  } catch (err) {
+    if (err instanceof ApplyError) {
+      const undone = err.reports.some((r) => r.status === 'undone');
+      auditApply(ctx, plan.steps, undone ? 'undone' : 'failed', err.cause);
+      const cause = err.cause instanceof RaptorError ? err.cause : new RaptorError('unexpected', err.message, { cause: err.cause });
+      const suffix = undone ? ' (finished steps were undone)' : '';
+      const undoFail = err.undoErrors.length ? `; undo also failed: ${(err.undoErrors[0] as Error).message}` : '';
+      throw new RaptorError(cause.kind, `${cause.message}${suffix}${undoFail}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+export async function createVm(
+  ctx: Context,
+  req: CreateRequest,
+  opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void } = {},
+): Promise<ApplyOutcome<CreatePlan>> {
+  return withLock(ctx, opts.onWait, async () => {
+    const plan = await planVmCreate(ctx, req);
+    return runApply(ctx, plan, {}, opts.onStep);
+  });
+}
+
+export async function planVmDestroy(ctx: Context, vm: VmId): Promise<DestroyPlan> {
+  const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
+  return planDestroy(ctx.config, vm, host, ctx.config.shutdown_timeout_s);
+}
+
+export async function destroyVm(
+  ctx: Context,
+  vm: VmId,
+  opts: {
+    onWait?: () => void;
+    onStep?: (s: Step, st: string) => void;
+    wipe: { offload: boolean; verify: 'sample' | 'full'; stepBytes: number; onProgress?: (p: WipeProgress) => void };
+  },
+): Promise<ApplyOutcome<DestroyPlan>> {
+  return withLock(ctx, opts.onWait, async () => {
+    const plan = await planVmDestroy(ctx, vm);
+    return runApply(ctx, plan, { wipe: opts.wipe }, opts.onStep);
+  });
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+export interface VmInfo {
+  name: string;
+  user: string | null;
+  managed: boolean;
+  state: string;
+  vcpus: number;
+  cpuset: number[];
+  emulatorCpuset: number[];
+  memoryMiB: number;
+  disk: { volume: string; path: string; sizeBytes: number | null } | null;
+  network: { bridge: string; mac: string; ipv4: string | null; ipv6: string | null } | null;
+  fqdn: string | null;
+  createdAt: string | null;
+}
+
+export function vmInfo(config: Config, d: ObservedDomain, lvs: LogicalVolume[]): VmInfo {
+  const id = tryParseVmId(d.name);
+  const p = d.parsed;
+  const names = id ? namesFor(config, id) : undefined;
+  const diskPath = names?.lvPath ?? p.disks[0]?.path;
+  const lv = names ? lvs.find((l) => l.name === names.lv) : undefined;
+  const net = p.interfaces[0];
+  const bridgeCfg = net ? config.bridges.find((b) => b.name === net.bridge) : undefined;
+  return {
+    name: d.name,
+    user: id?.user ?? null,
+    managed: id !== undefined,
+    state: d.state,
+    vcpus: p.vcpus,
+    cpuset: p.vcpuPins,
+    emulatorCpuset: p.emulatorSet,
+    memoryMiB: p.memoryMiB,
+    disk: diskPath
+      ? { volume: names ? `${config.storage.vg}/${names.lv}` : diskPath, path: diskPath, sizeBytes: lv?.sizeBytes ?? null }
+      : null,
+    network: net
+      ? { bridge: net.bridge, mac: net.mac, ipv4: bridgeCfg?.ipv4 ?? null, ipv6: bridgeCfg?.ipv6 ?? null }
+      : null,
+    fqdn: names && config.dns.enabled ? names.fqdn : null,
+    createdAt: p.metadata?.createdAt ?? null,
+  };
+}
+
+async function lvsIfPresent(ctx: Context): Promise<LogicalVolume[]> {
+  // vm-users have no LVM rights: their view simply has no sizes
+  if (process.getuid?.() !== 0) return [];
+  return (await ctx.lvm.vg(ctx.config.storage.vg)) ? ctx.lvm.lvs(ctx.config.storage.vg) : [];
+}
+
+export async function listVms(ctx: Context, user?: string): Promise<VmInfo[]> {
+  const [domains, lvs] = await Promise.all([observeDomains(ctx.virsh), lvsIfPresent(ctx)]);
+  return domains
+    .map((d) => vmInfo(ctx.config, d, lvs))
+    .filter((v) => user === undefined || v.user === user)
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export async function showVm(ctx: Context, vm: VmId): Promise<VmInfo> {
+  const name = domainName(vm);
+  const state = await ctx.virsh.state(name);
+  if (state === undefined) throw notFound(`VM ${name} not found`);
+  const [xml, lvs] = await Promise.all([ctx.virsh.dumpXml(name), lvsIfPresent(ctx)]);
+  return vmInfo(ctx.config, { name, state, parsed: parseDomainXml(xml) }, lvs);
+}
+
+export async function requireDomain(ctx: Context, vm: VmId): Promise<string> {
+  const name = domainName(vm);
+  if ((await ctx.virsh.state(name)) === undefined) throw notFound(`VM ${name} not found`);
+  return name;
+}
+
+export async function startVm(ctx: Context, vm: VmId): Promise<'started' | 'already running'> {
+  const name = await requireDomain(ctx, vm);
+  if ((await ctx.virsh.state(name)) === 'running') return 'already running';
+  await ctx.virsh.start(name);
+  return 'started';
+}
+
+export async function stopVm(ctx: Context, vm: VmId, force: boolean): Promise<'stopped' | 'already stopped' | 'forced off'> {
+  const name = await requireDomain(ctx, vm);
+  if ((await ctx.virsh.state(name)) === 'shut off') return 'already stopped';
+  if (force) {
+    await ctx.virsh.destroy(name);
+    return 'forced off';
+  }
+  await ctx.virsh.shutdown(name);
+  if (!(await waitForShutOff(ctx.virsh, name, ctx.config.shutdown_timeout_s * 1000))) {
+    throw new RaptorError('unexpected', `VM ${name} did not shut down within ${ctx.config.shutdown_timeout_s} s (use --force to power it off)`);
+  }
+  return 'stopped';
+}
+
+export async function rebootVm(ctx: Context, vm: VmId, force: boolean): Promise<'rebooted' | 'reset'> {
+  const name = await requireDomain(ctx, vm);
+  if ((await ctx.virsh.state(name)) !== 'running') throw new RaptorError('conflict', `VM ${name} is not running`);
+  if (force) {
+    await ctx.virsh.reset(name);
+    return 'reset';
+  }
+  await ctx.virsh.reboot(name);
+  return 'rebooted';
+}

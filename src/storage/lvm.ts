@@ -1,0 +1,94 @@
+// LVM through `lvm <command> --reportformat json`, parsed with LC_ALL=C (the runner sets it).
+import { RaptorError } from '../core/errors.ts';
+import type { Runner } from '../host/runner.ts';
+
+export interface LogicalVolume {
+  name: string;
+  vg: string;
+  sizeBytes: number;
+  path: string;
+  tags: string[];
+  /** lv_attr's 6th char is 'o' when the device is open (only known with activation) */
+  open: boolean;
+}
+
+export interface VolumeGroup {
+  name: string;
+  sizeBytes: number;
+  freeBytes: number;
+  extentBytes: number;
+}
+
+/** Marks an LV whose create has not finished; a rerun of the same create resumes it. */
+export const TAG_CREATING = 'raptor_creating';
+/** Marks an LV whose bytes were zeroed and verified; a rerun of destroy skips the wipe. */
+export const TAG_WIPED = 'raptor_wiped';
+
+interface Report {
+  report: { lv?: Record<string, string>[]; vg?: Record<string, string>[] }[];
+}
+
+const num = (s: string | undefined): number => Number((s ?? '').replace(/B$/, ''));
+
+export class Lvm {
+  constructor(
+    private readonly run: Runner,
+    private readonly lvmCommand: string,
+  ) {}
+
+  private async report(args: string[]): Promise<Report> {
+    const out = await this.run([this.lvmCommand, ...args, '--reportformat', 'json', '--units', 'b', '--nosuffix'], { timeoutMs: 60_000 });
+    return JSON.parse(out.stdout) as Report;
+  }
+
+  async vg(name: string): Promise<VolumeGroup | undefined> {
+    const r = await this.run([this.lvmCommand, 'vgs', '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', 'vg_name,vg_size,vg_free,vg_extent_size', name], {
+      timeoutMs: 60_000,
+      okCodes: [0, 5],
+    });
+    if (r.code !== 0) return undefined;
+    const row = (JSON.parse(r.stdout) as Report).report[0]?.vg?.[0];
+    if (!row) return undefined;
+    return { name: row.vg_name!, sizeBytes: num(row.vg_size), freeBytes: num(row.vg_free), extentBytes: num(row.vg_extent_size) };
+  }
+
+  async lvs(vg: string): Promise<LogicalVolume[]> {
+    const r = await this.report(['lvs', '-o', 'lv_name,vg_name,lv_size,lv_path,lv_tags,lv_attr', vg]);
+    return (r.report[0]?.lv ?? []).map((row) => ({
+      name: row.lv_name!,
+      vg: row.vg_name!,
+      sizeBytes: num(row.lv_size),
+      path: row.lv_path || `/dev/${row.vg_name}/${row.lv_name}`,
+      tags: (row.lv_tags ?? '').split(',').filter(Boolean),
+      open: (row.lv_attr ?? '').charAt(5) === 'o',
+    }));
+  }
+
+  async lv(vg: string, name: string): Promise<LogicalVolume | undefined> {
+    return (await this.lvs(vg)).find((l) => l.name === name);
+  }
+
+  async create(vg: string, name: string, sizeBytes: number, tags: string[]): Promise<void> {
+    await this.run(
+      [this.lvmCommand, 'lvcreate', '--yes', '-L', `${sizeBytes}b`, '-n', name, ...tags.flatMap((t) => ['--addtag', t]), vg],
+      { timeoutMs: 120_000 },
+    );
+  }
+
+  async addTag(vg: string, name: string, tag: string): Promise<void> {
+    await this.run([this.lvmCommand, 'lvchange', '--addtag', tag, `${vg}/${name}`], { timeoutMs: 60_000 });
+  }
+
+  async delTag(vg: string, name: string, tag: string): Promise<void> {
+    await this.run([this.lvmCommand, 'lvchange', '--deltag', tag, `${vg}/${name}`], { timeoutMs: 60_000 });
+  }
+
+  async remove(vg: string, name: string): Promise<void> {
+    await this.run([this.lvmCommand, 'lvremove', '--yes', `${vg}/${name}`], { timeoutMs: 120_000 });
+  }
+}
+
+export function requireVg(vg: VolumeGroup | undefined, name: string): VolumeGroup {
+  if (!vg) throw new RaptorError('not-found', `volume group ${name} not found (is LVM set up? see raptor host check)`);
+  return vg;
+}

@@ -1,0 +1,116 @@
+// Zeroing a volume before it is removed: BLKZEROOUT (blkdiscard --zeroout) in steps when the
+// device offloads write-zeroes, else large aligned direct writes (dd oflag=direct); then verify.
+import { constants, openSync, closeSync, readSync, realpathSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { RaptorError } from '../core/errors.ts';
+import type { Runner } from '../host/runner.ts';
+
+export interface WipeProgress {
+  done: number;
+  total: number;
+  phase: 'zero' | 'verify';
+}
+
+export interface WipeOptions {
+  stepBytes: number;
+  /** false forces the zero-write loop even when the device offloads write-zeroes */
+  offload: boolean;
+  verify: 'sample' | 'full';
+  onProgress?: (p: WipeProgress) => void;
+}
+
+export interface WipeResult {
+  method: 'write-zeroes' | 'zero-write';
+  bytes: number;
+  verifiedBytes: number;
+}
+
+/** Bytes of write-zeroes the kernel offloads per request for this block device (0: none). */
+export function writeZeroesMaxBytes(devPath: string): number {
+  try {
+    const dev = basename(realpathSync(devPath));
+    return Number(readFileSync(`/sys/class/block/${dev}/queue/write_zeroes_max_bytes`, 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Refuse to wipe a device someone holds: an exclusive open fails with EBUSY when it is mounted or claimed. */
+export function assertNotOpen(devPath: string): void {
+  let fd: number;
+  try {
+    fd = openSync(devPath, constants.O_RDONLY | constants.O_EXCL);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EBUSY') throw new RaptorError('conflict', `refusing to wipe ${devPath}: the device is open (in use)`);
+    throw new RaptorError('unexpected', `cannot open ${devPath}: ${(err as Error).message}`);
+  }
+  closeSync(fd);
+}
+
+export async function zeroVolume(run: Runner, devPath: string, sizeBytes: number, opts: WipeOptions): Promise<WipeResult> {
+  const offload = opts.offload && writeZeroesMaxBytes(devPath) > 0;
+  const step = Math.max(4 * 1024 * 1024, Math.floor(opts.stepBytes / (4 * 1024 * 1024)) * 4 * 1024 * 1024);
+  for (let offset = 0; offset < sizeBytes; offset += step) {
+    const length = Math.min(step, sizeBytes - offset);
+    if (offload) {
+      await run(['blkdiscard', '--zeroout', '--offset', String(offset), '--length', String(length), devPath], { timeoutMs: 600_000 });
+    } else {
+      await run(
+        ['dd', 'if=/dev/zero', `of=${devPath}`, 'bs=4M', `seek=${offset}`, `count=${length}`, 'iflag=count_bytes', 'oflag=seek_bytes,direct', 'conv=notrunc', 'status=none'],
+        { timeoutMs: 600_000 },
+      );
+    }
+    opts.onProgress?.({ done: offset + length, total: sizeBytes, phase: 'zero' });
+  }
+  if (!offload) await run(['sync'], { timeoutMs: 120_000 });
+  const verifiedBytes = verifyZeroes(devPath, sizeBytes, opts);
+  return { method: offload ? 'write-zeroes' : 'zero-write', bytes: sizeBytes, verifiedBytes };
+}
+
+const CHUNK = 1024 * 1024;
+
+/** Read back and check for zeros: every byte with 'full', else the first and last MiB and 64 spread samples. */
+export function verifyZeroes(devPath: string, sizeBytes: number, opts: Pick<WipeOptions, 'verify' | 'onProgress'>): number {
+  const offsets: number[] = [];
+  if (opts.verify === 'full') {
+    for (let o = 0; o < sizeBytes; o += 4 * CHUNK) offsets.push(o);
+  } else {
+    const last = Math.max(0, sizeBytes - CHUNK);
+    offsets.push(0, last);
+    const samples = 64;
+    for (let i = 1; i <= samples; i++) offsets.push(Math.floor((last * i) / (samples + 1) / 4096) * 4096);
+  }
+  const len = opts.verify === 'full' ? 4 * CHUNK : CHUNK;
+  const buf = Buffer.alloc(len);
+  const fd = openSync(devPath, constants.O_RDONLY);
+  let checked = 0;
+  try {
+    for (const o of [...new Set(offsets)].sort((a, b) => a - b)) {
+      const want = Math.min(len, sizeBytes - o);
+      const n = readSync(fd, buf, 0, want, o);
+      if (n !== want) throw new RaptorError('unexpected', `verify ${devPath}: short read at ${o}`);
+      const view = buf.subarray(0, n);
+      const bad = firstNonZero(view);
+      if (bad >= 0) throw new RaptorError('unexpected', `verify ${devPath}: byte at offset ${o + bad} is not zero after wiping`);
+      checked += n;
+      opts.onProgress?.({ done: o + n, total: sizeBytes, phase: 'verify' });
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return checked;
+}
+
+function firstNonZero(b: Buffer): number {
+  // Compare 8 bytes at a time; fall back to bytes for the tail.
+  const words = Math.floor(b.length / 8);
+  const big = new BigUint64Array(b.buffer, b.byteOffset, b.byteOffset % 8 === 0 ? words : 0);
+  for (let i = 0; i < big.length; i++) {
+    if (big[i] !== 0n) {
+      for (let j = i * 8; j < i * 8 + 8; j++) if (b[j] !== 0) return j;
+    }
+  }
+  for (let j = big.length * 8; j < b.length; j++) if (b[j] !== 0) return j;
+  return -1;
+}
