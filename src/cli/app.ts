@@ -1,8 +1,7 @@
 // The CLI: parses the contract of DESIGN §2, calls the service functions, maps errors to exit codes.
 import { Command, CommanderError, Option } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { defaultConfig, parseConfigText, redactConfig, type Config } from '../core/config.ts';
+import { redactConfig } from '../core/config.ts';
 import { badInput, EXIT_CODES, RaptorError } from '../core/errors.ts';
 import { domainName, parseVmId, validateUser } from '../core/naming.ts';
 import { formatSize, parseSize } from '../core/size.ts';
@@ -10,7 +9,6 @@ import { formatCpuList } from '../core/cpus.ts';
 import { stepCommands, stepTitle, type Step } from '../plan/steps.ts';
 import type { CreatePlan, DestroyPlan } from '../plan/planner.ts';
 import {
-  createContext,
   createVm,
   destroyVm,
   listVms,
@@ -21,28 +19,10 @@ import {
   showVm,
   startVm,
   stopVm,
-  type Context,
   type VmInfo,
 } from '../service/vm.ts';
 import { printJson, table, wipeProgressReporter } from './output.ts';
-
-interface GlobalOpts {
-  config?: string;
-  json?: boolean;
-  yes?: boolean;
-}
-
-export function loadConfig(explicit?: string): Config {
-  const path = explicit ?? process.env.RAPTOR_CONFIG ?? (existsSync('/etc/raptor/raptor.toml') ? '/etc/raptor/raptor.toml' : undefined);
-  if (path === undefined) return defaultConfig();
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw badInput(`cannot read config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  return parseConfigText(text, path);
-}
+import { ctxFor, g, loadConfig } from './common.ts';
 
 function parseCount(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 4096) {
@@ -103,8 +83,6 @@ export function buildProgram(version: string): Command {
     .exitOverride()
     .configureOutput({ outputError: () => {} });
 
-  const g = (cmd: Command): GlobalOpts => cmd.optsWithGlobals() as GlobalOpts;
-  const ctxFor = (cmd: Command): Context => createContext(loadConfig(g(cmd).config), process.argv.slice(2).join(' '));
 
   // ---- config ----
   const config = program.command('config').description('configuration');

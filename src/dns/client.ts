@@ -52,6 +52,15 @@ export interface DnsClientOptions {
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 
+/** A RaptorError from a DNS exchange; `rcode` is the server's answer, when there was one. */
+export class DnsError extends RaptorError {
+  readonly rcode: number | undefined;
+  constructor(kind: ErrorKind, message: string, rcode?: number, options?: { cause?: unknown }) {
+    super(kind, message, options);
+    this.rcode = rcode;
+  }
+}
+
 /** How a failing rcode is reported: its error kind and the words after "… at SERVER". */
 function rcodeFailure(rcode: number, keyName = ''): { kind: ErrorKind; words: string } {
   switch (rcode) {
@@ -108,7 +117,7 @@ export class DnsClient implements DnsTransport {
     if (rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) {
       const f = rcodeFailure(rcode, this.#key?.name);
       const words = rcode === RCODE.NOTAUTH || rcode === RCODE.REFUSED ? `refused: no zone for ${normalizeName(name)} served there or not allowed` : f.words;
-      throw new RaptorError(rcode === RCODE.NOTAUTH ? 'not-allowed' : f.kind, `${what} ${words} (${rcodeName(rcode)})`);
+      throw new DnsError(rcode === RCODE.NOTAUTH ? 'not-allowed' : f.kind, `${what} ${words} (${rcodeName(rcode)})`, rcode);
     }
     const out: DnsRecord[] = [];
     for (const rr of reply.answers) {
@@ -135,7 +144,7 @@ export class DnsClient implements DnsTransport {
       // BIND says NOTAUTH for a zone it does not serve; Knot also for an update its ACL denies
       words = (await this.#servesZone(z)) ? `refused: the server serves zone ${z} but does not allow this update` : `refused: zone ${z} is not served there`;
     }
-    throw new RaptorError(f.kind, `${what} ${words} (${rcodeName(rcode)})`);
+    throw new DnsError(f.kind, `${what} ${words} (${rcodeName(rcode)})`, rcode);
   }
 
   async #servesZone(zone: string): Promise<boolean> {
@@ -157,11 +166,11 @@ export class DnsClient implements DnsTransport {
     try {
       reply = decodeMessage(raw);
     } catch (err) {
-      if (err instanceof MalformedMessage) throw new RaptorError('unexpected', `${what}: ${err.message}`);
+      if (err instanceof MalformedMessage) throw new DnsError('unexpected', `${what}: ${err.message}`);
       throw err;
     }
     const id = (unsigned[0]! << 8) | unsigned[1]!;
-    if (reply.id !== id || !reply.qr) throw new RaptorError('unexpected', `${what}: the reply does not answer our request (id ${reply.id}, expected ${id})`);
+    if (reply.id !== id || !reply.qr) throw new DnsError('unexpected', `${what}: the reply does not answer our request (id ${reply.id}, expected ${id})`);
     if (!key) return reply;
     const check = verifyResponse(raw, reply, signed.mac, key, this.#now());
     if (check.ok) return reply;
@@ -173,10 +182,10 @@ export class DnsClient implements DnsTransport {
         // an unsigned success could be forged, so it is an error.
         const rcode = effectiveRcode(reply);
         if (rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) return reply;
-        throw new RaptorError('not-allowed', `${what}: the reply is not signed, though the request was signed with TSIG key ${key.name}`);
+        throw new DnsError('not-allowed', `${what}: the reply is not signed, though the request was signed with TSIG key ${key.name}`);
       }
       default:
-        throw new RaptorError('not-allowed', `${what}: the reply's TSIG signature is not valid (${check.reason}: ${check.detail})`);
+        throw new DnsError('not-allowed', `${what}: the reply's TSIG signature is not valid (${check.reason}: ${check.detail})`);
     }
   }
 
@@ -194,7 +203,7 @@ export class DnsClient implements DnsTransport {
         else resolve(value!);
       };
       const timer = setTimeout(() => {
-        finish(new RaptorError('unexpected', `DNS server ${this.endpoint} did not answer within ${this.#timeoutMs} ms, during ${subject}`));
+        finish(new DnsError('unexpected', `DNS server ${this.endpoint} did not answer within ${this.#timeoutMs} ms, during ${subject}`));
       }, this.#timeoutMs);
       socket.on('connect', () => {
         const frame = Buffer.alloc(2 + message.length);
@@ -210,10 +219,10 @@ export class DnsClient implements DnsTransport {
       });
       socket.on('error', (err: NodeJS.ErrnoException) => {
         const code = err.code ?? err.message;
-        finish(new RaptorError('unexpected', `DNS server ${this.endpoint} unreachable (${code}), during ${subject}`, { cause: err }));
+        finish(new DnsError('unexpected', `DNS server ${this.endpoint} unreachable (${code}), during ${subject}`, undefined, { cause: err }));
       });
       socket.on('close', () => {
-        finish(new RaptorError('unexpected', `DNS server ${this.endpoint} closed the connection without answering, during ${subject}`));
+        finish(new DnsError('unexpected', `DNS server ${this.endpoint} closed the connection without answering, during ${subject}`));
       });
     });
   }

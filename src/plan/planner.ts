@@ -99,12 +99,12 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
       metadata: { owner: req.vm.user, bridge: net?.bridge ?? null, createdAt: p.metadata?.createdAt ?? now.toISOString() },
     };
   } else {
-    const reserved = parseCpuList(config.cpus.reserved, 'cpus.reserved');
-    const cpu = allocateCpus({ hostCpus: host.hostCpus, reserved, pinned: cpusPinned(host) }, req.cpus, config.cpus.emulator);
     const bridge = req.noNetwork ? null : allocateBridge(config.bridges, bridgesInUse(host), req.bridge);
     if (!existingLv && req.diskBytes > vg.freeBytes) {
       throw conflict(`volume group ${vg.name} has ${formatSize(vg.freeBytes)} free, ${formatSize(req.diskBytes)} requested`);
     }
+    const reserved = parseCpuList(config.cpus.reserved, 'cpus.reserved');
+    const cpu = allocateCpus({ hostCpus: host.hostCpus, reserved, pinned: cpusPinned(host) }, req.cpus, config.cpus.emulator);
     spec = {
       name: names.domain,
       type: config.domain_type,

@@ -128,7 +128,19 @@ async function waitUntilServing(port: number, child: ChildProcess, log: () => st
   }
 }
 
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+async function portInUse(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
 export async function startServer(kind: ServerKind, port: number): Promise<RunningServer> {
+  // knotd binds with SO_REUSEPORT: a second server on a busy port would silently share it
+  if (await portInUse(port)) throw new Error(`port ${port} is already in use; stop whatever listens there first`);
   const dir = mkdtempSync(join(tmpdir(), `raptor-${kind}-`));
   writeZones(dir);
   const keyFile = join(dir, 'raptor.key');
@@ -160,7 +172,7 @@ export async function startServer(kind: ServerKind, port: number): Promise<Runni
       if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGKILL');
     }
     writeFileSync(logFile, log());
-    if (!process.env.RAPTOR_KEEP_DNS_DIRS) rmSync(dir, { recursive: true, force: true });
+    if (!process.env.RAPTOR_KEEP_DNS_DIRS) rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   };
   try {
     await waitUntilServing(port, child, log);
@@ -185,8 +197,9 @@ export function dig(port: number, name: string, type: string): string[] {
 }
 
 /** Change a zone by hand the way an admin would: `nsupdate -k FILE` with a script on stdin. */
-export function nsupdate(port: number, keyFile: string, commands: string[]): void {
-  const script = [`server 127.0.0.1 ${port}`, ...commands, 'send', ''].join('\n');
+export function nsupdate(port: number, keyFile: string, commands: string[], zone = ZONE): void {
+  // naming the zone spares nsupdate its SOA discovery, which sometimes stalls ~1 s against Knot
+  const script = [`server 127.0.0.1 ${port}`, `zone ${zone}`, ...commands, 'send', ''].join('\n');
   execFileSync('/usr/bin/nsupdate', ['-v', '-k', keyFile], { input: script, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
 }
 
