@@ -24,7 +24,7 @@ die() { printf 'sandbox: ERROR: %s\n' "$*" >&2; exit 1; }
 # record TYPE VALUE: remember that the sandbox made something (for `down`).
 record() {
   mkdir -p "$SBX_STATE"
-  touch "$SBX_MANIFEST"
+  [[ -f $SBX_MANIFEST ]] || : >"$SBX_MANIFEST"
   grep -qxF "$1 $2" "$SBX_MANIFEST" || printf '%s %s\n' "$1" "$2" >>"$SBX_MANIFEST"
 }
 # recorded TYPE: print the recorded values of TYPE, in recording order.
@@ -44,10 +44,18 @@ pid_of() {
   local f=$SBX_PIDS/$1.pid pid comm
   [[ -s $f ]] || return 1
   pid=$(tr -dc '0-9' <"$f")
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ -n $pid ]] && alive "$pid" || return 1
   comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
   [[ $comm == "$2" ]] || return 1
   printf '%s\n' "$pid"
+}
+
+# alive PID: the process exists and is not a zombie (our daemons are reparented
+# to PID 1, which may reap them late).
+alive() {
+  local st
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $st && $st != Z ]]
 }
 
 # stop_pid NAME COMM: stop the process recorded as NAME (TERM, then KILL).
@@ -57,14 +65,15 @@ stop_pid() {
     log "stopping $1 (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
+      alive "$pid" || break
       sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
       log "$1 did not exit on TERM; killing"
       kill -KILL "$pid" 2>/dev/null || true
       sleep 0.2
     fi
+    log "$1 stopped after $((i / 10)).$((i % 10)) s"
   fi
   rm -f "$SBX_PIDS/$1.pid"
 }
@@ -84,8 +93,10 @@ sbx_lvm() { LVM_SYSTEM_DIR=$SBX_LVM_DIR LVM_SUPPRESS_FD_WARNINGS=1 /sbin/lvm "$@
 # The loop device attached to the PV image, if any.
 pv_loop() { losetup -j "$SBX_PV_IMG" -n -O NAME 2>/dev/null | head -n1; }
 
+# Not [[ -c /dev/mapper/control ]]: libdevmapper creates that node even when
+# the kernel has no device-mapper.
 dm_available() {
-  [[ -c /dev/mapper/control ]] || grep -qw device-mapper /proc/misc 2>/dev/null
+  grep -qw device-mapper /proc/misc 2>/dev/null && dmsetup version >/dev/null 2>&1
 }
 
 bus_works() {

@@ -23,6 +23,7 @@ import {
 } from '../service/vm.ts';
 import { printJson, table, wipeProgressReporter } from './output.ts';
 import { ctxFor, g, loadConfig } from './common.ts';
+import { registerDnsCommands } from './commands-dns.ts';
 
 function parseCount(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 4096) {
@@ -106,6 +107,7 @@ export function buildProgram(version: string): Command {
     .option('--bridge <br>', 'bridge to attach (default: lowest free)')
     .option('--no-network', 'no network interface')
     .option('--start', 'start the VM after creating it')
+    .option('--force', "replace DNS data at the VM's names that raptor did not write")
     .option('--dry-run', 'print the plan, change nothing')
     .action(async (id: string, o: Record<string, unknown>, cmd: Command) => {
       const vmId = parseVmId(id);
@@ -117,6 +119,7 @@ export function buildProgram(version: string): Command {
         ...(o.bridge !== undefined ? { bridge: String(o.bridge) } : {}),
         noNetwork: o.network === false,
         start: Boolean(o.start),
+        force: Boolean(o.force),
       };
       if (req.noNetwork && req.bridge !== undefined) throw badInput('--bridge and --no-network cannot be used together');
       const ctx = ctxFor(cmd);
@@ -246,6 +249,7 @@ export function buildProgram(version: string): Command {
       await ctx.run(['virsh', '--connect', ctx.config.libvirt_uri, 'console', name], { interactive: true });
     });
 
+  registerDnsCommands(program);
   return program;
 }
 

@@ -1,6 +1,9 @@
 // The libvirt client, through virsh: every admin has it and can replay what raptor did.
 // Many commands go through one virsh process (separated by `;`), so listing N domains costs
 // two processes, not N.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RaptorError, notFound } from '../core/errors.ts';
 import { CommandError, type Runner } from '../host/runner.ts';
 
@@ -42,7 +45,8 @@ export class Virsh {
     if (commands.length === 0) return [];
     const script = commands.map((c) => c.map(virshQuote).join(' ')).join(` ; echo ${SEP} ; `);
     const out = await this.exec([script]);
-    const parts = out.split(`${SEP}\n`);
+    // virsh's echo ends without a newline in a command string; dumpxml output ends with one
+    const parts = out.split(SEP);
     if (parts.length !== commands.length) {
       throw new RaptorError('unexpected', `virsh batch returned ${parts.length} parts for ${commands.length} commands`);
     }
@@ -67,7 +71,8 @@ export class Virsh {
     if (names.length === 0) return map;
     try {
       const outs = await this.batch(names.map((n) => ['dumpxml', n]));
-      names.forEach((n, i) => map.set(n, outs[i]!));
+      // an empty part is a domain that went away between list and dumpxml
+      names.forEach((n, i) => outs[i]!.trim() && map.set(n, outs[i]!));
       return map;
     } catch (err) {
       if (!(err instanceof RaptorError && err.kind === 'not-found')) throw err;
@@ -96,8 +101,16 @@ export class Virsh {
     }
   }
 
+  /** virsh reads the XML from a file; /dev/stdin fails when stdin is a socket, as Node's pipes are. */
   async define(xml: string): Promise<void> {
-    await this.exec(['define', '/dev/stdin'], { input: xml });
+    const dir = mkdtempSync(join(tmpdir(), 'raptor-'));
+    const file = join(dir, 'domain.xml');
+    try {
+      writeFileSync(file, xml, { mode: 0o600 });
+      await this.exec(['define', file]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   async undefine(name: string): Promise<void> {

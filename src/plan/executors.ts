@@ -7,12 +7,18 @@ import { TAG_WIPED } from '../storage/lvm.ts';
 import { assertNotOpen, zeroVolume, type WipeProgress } from '../storage/wipe.ts';
 import type { Runner } from '../host/runner.ts';
 import type { Executors } from './apply.ts';
+import type { DnsTransport } from '../dns/client.ts';
+import { addVmRecords, removeVmRecords, undoVmRecords, type AddResult } from '../dns/service.ts';
+import type { Config } from '../core/config.ts';
 
 export interface ExecutorDeps {
   run: Runner;
   virsh: Virsh;
   lvm: Lvm;
   wipe: { stepBytes: number; offload: boolean; verify: 'sample' | 'full'; onProgress?: (p: WipeProgress) => void };
+  /** opened on first use, so plans without DNS steps never read the key */
+  dns: () => Promise<DnsTransport>;
+  config: Config;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -29,7 +35,25 @@ export async function waitForShutOff(virsh: Virsh, domain: string, timeoutMs: nu
 
 export function hostExecutors(d: ExecutorDeps): Executors {
   const { virsh, lvm } = d;
+  const added = new Map<string, AddResult>();
   return {
+    'dns-add': {
+      // adding is idempotent (a second add sends nothing), so it always runs and reads back
+      isDone: async () => false,
+      apply: async (s) => {
+        added.set(s.vm.vmId, await addVmRecords(await d.dns(), d.config, s.vm, { force: s.force }));
+      },
+      undo: async (s) => {
+        const a = added.get(s.vm.vmId);
+        if (a) await undoVmRecords(await d.dns(), a);
+      },
+    },
+    'dns-remove': {
+      isDone: async () => false,
+      apply: async (s) => {
+        await removeVmRecords(await d.dns(), d.config, s.vm);
+      },
+    },
     'lv-create': {
       isDone: async (s) => (await lvm.lv(s.vg, s.lv)) !== undefined,
       apply: (s) => lvm.create(s.vg, s.lv, s.sizeBytes, s.tags),

@@ -9,6 +9,7 @@ import { renderDomainXml, type DomainSpec, type ParsedDomain } from '../libvirt/
 import type { DomainState } from '../libvirt/virsh.ts';
 import type { LogicalVolume, VolumeGroup } from '../storage/lvm.ts';
 import { TAG_CREATING, TAG_WIPED } from '../storage/lvm.ts';
+import { recordLines, vmRecords, type VmAddressing } from '../dns/records.ts';
 import type { Step } from './steps.ts';
 
 export interface ObservedDomain {
@@ -32,6 +33,8 @@ export interface CreateRequest {
   bridge?: string;
   noNetwork?: boolean;
   start?: boolean;
+  /** replace DNS data raptor did not write */
+  force?: boolean;
 }
 
 export interface CreatePlan {
@@ -123,9 +126,25 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
   const steps: Step[] = [];
   if (!existingLv) steps.push({ kind: 'lv-create', vg: vg.name, lv: names.lv, sizeBytes: req.diskBytes, tags: [TAG_CREATING] });
   if (!existingDomain) steps.push({ kind: 'domain-define', domain: names.domain, xml });
+  const dns = dnsStepData(config, names.domain, names.fqdn, spec.network?.bridge);
+  if (dns) steps.push({ kind: 'dns-add', force: Boolean(req.force), ...dns });
   if (req.start) steps.push({ kind: 'domain-start', domain: names.domain });
   steps.push({ kind: 'lv-untag', vg: vg.name, lv: names.lv, tag: TAG_CREATING });
   return { vm: req.vm, names, spec, xml, steps, resumed: Boolean(existingLv) };
+}
+
+/** The addresses DNS should publish for a VM on `bridge`: the bridge's fixed DHCP addresses. */
+export function vmAddressing(config: Config, domain: string, fqdn: string, bridge: string | undefined): VmAddressing | undefined {
+  const b = bridge === undefined ? undefined : config.bridges.find((x) => x.name === bridge);
+  if (!b || (b.ipv4 === undefined && b.ipv6 === undefined)) return undefined;
+  return { vmId: domain, fqdn, ipv4: b.ipv4, ipv6: b.ipv6 };
+}
+
+function dnsStepData(config: Config, domain: string, fqdn: string, bridge: string | undefined) {
+  if (!config.dns.enabled) return undefined;
+  const vm = vmAddressing(config, domain, fqdn, bridge);
+  if (!vm) return undefined;
+  return { vm, records: recordLines(vmRecords(config, vm)), server: `${config.dns.server} ${config.dns.port}`, keyFile: config.dns.tsig_key_file };
 }
 
 export interface DestroyPlan {
@@ -141,6 +160,9 @@ export function planDestroy(config: Config, vm: VmId, host: HostState, shutdownT
   if (!domain && !lv) throw notFound(`VM ${names.domain} not found (no domain, no logical volume ${config.storage.vg}/${names.lv})`);
   const steps: Step[] = [];
   if (domain && domain.state !== 'shut off') steps.push({ kind: 'domain-stop', domain: names.domain, timeoutS: shutdownTimeoutS });
+  // DNS goes before undefine: the domain's bridge tells which addresses were published
+  const dns = domain ? dnsStepData(config, names.domain, names.fqdn, domain.parsed.interfaces[0]?.bridge) : undefined;
+  if (dns) steps.push({ kind: 'dns-remove', ...dns });
   if (domain) steps.push({ kind: 'domain-undefine', domain: names.domain, nvram: names.nvram });
   if (lv) {
     // Another domain using this LV (hand-made, say) would have its disk zeroed under it.

@@ -1,5 +1,6 @@
 // Plan steps as plain data, with a title and the shell commands an admin would run instead.
 import { formatSize } from '../core/size.ts';
+import type { VmAddressing } from '../dns/records.ts';
 
 export type Step =
   | { kind: 'lv-create'; vg: string; lv: string; sizeBytes: number; tags: string[] }
@@ -9,7 +10,10 @@ export type Step =
   | { kind: 'domain-stop'; domain: string; timeoutS: number }
   | { kind: 'domain-undefine'; domain: string; nvram: string }
   | { kind: 'lv-wipe'; vg: string; lv: string; path: string; sizeBytes: number }
-  | { kind: 'lv-remove'; vg: string; lv: string };
+  | { kind: 'lv-remove'; vg: string; lv: string }
+  /** records: the zone lines, for display; the executor re-derives and re-observes them */
+  | { kind: 'dns-add'; vm: VmAddressing; force: boolean; records: string[]; server: string; keyFile: string }
+  | { kind: 'dns-remove'; vm: VmAddressing; records: string[]; server: string; keyFile: string };
 
 export type StepKind = Step['kind'];
 
@@ -33,6 +37,10 @@ export function stepTitle(step: Step): string {
       return `zero ${step.path} (${formatSize(step.sizeBytes)}) and verify`;
     case 'lv-remove':
       return `remove logical volume ${step.vg}/${step.lv}`;
+    case 'dns-add':
+      return `add DNS records for ${step.vm.fqdn} (A/AAAA and PTR)${step.force ? ', replacing other data' : ''}`;
+    case 'dns-remove':
+      return `remove DNS records of ${step.vm.fqdn}`;
   }
 }
 
@@ -58,5 +66,10 @@ export function stepCommands(step: Step, uri: string): string[] {
       ];
     case 'lv-remove':
       return [`lvremove ${q(step.vg)}/${q(step.lv)}`];
+    case 'dns-add':
+    case 'dns-remove': {
+      const verb = step.kind === 'dns-add' ? 'add' : 'delete';
+      return [`nsupdate -k ${q(step.keyFile)} <<EOF`, `server ${step.server}`, ...step.records.map((r) => `update ${verb} ${r}`), 'send', 'EOF'];
+    }
   }
 }

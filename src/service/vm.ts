@@ -14,6 +14,9 @@ import { observeDomains, observeHost } from '../plan/observe.ts';
 import { namesFor, planCreate, planDestroy, type CreatePlan, type CreateRequest, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
 import { stepTitle, type Step } from '../plan/steps.ts';
 import type { WipeProgress } from '../storage/wipe.ts';
+import type { DnsTransport } from '../dns/client.ts';
+import { checkZones, observe as observeDns, openDns } from '../dns/service.ts';
+import { planAdd, queriesForVm, vmRecords } from '../dns/records.ts';
 
 export interface Context {
   config: Config;
@@ -50,6 +53,23 @@ function withLock<T>(ctx: Context, onWait: (() => void) | undefined, fn: () => P
   return fn().finally(() => lock?.release());
 }
 
+let dnsClient: Promise<DnsTransport> | undefined;
+/** One DNS client per process, opened (key read) on first use. */
+export function dnsFor(ctx: Context): Promise<DnsTransport> {
+  dnsClient ??= openDns(ctx.config);
+  return dnsClient;
+}
+
+/** Refuse before any change when the VM's DNS names hold data raptor would not write. */
+async function precheckDns(ctx: Context, plan: CreatePlan): Promise<void> {
+  const step = plan.steps.find((s) => s.kind === 'dns-add');
+  if (!step || step.kind !== 'dns-add') return;
+  const dns = await dnsFor(ctx);
+  const records = vmRecords(ctx.config, step.vm);
+  await checkZones(dns, [...new Set(records.rrsets.map((r) => r.zone))]);
+  planAdd(records, await observeDns(dns, queriesForVm(records)), { force: step.force });
+}
+
 export interface ApplyOutcome<P> {
   plan: P;
   reports: StepReport[];
@@ -75,6 +95,8 @@ async function runApply<P extends { steps: Step[] }>(ctx: Context, plan: P, deps
     virsh: ctx.virsh,
     lvm: ctx.lvm,
     wipe: deps.wipe ?? { stepBytes: 256 * 1024 * 1024, offload: true, verify: 'sample' },
+    dns: () => dnsFor(ctx),
+    config: ctx.config,
   });
   try {
     const reports = await applyPlan(plan.steps, executors, { afterStep: failpoint, ...(onStep ? { onStep } : {}) });
@@ -100,6 +122,7 @@ export async function createVm(
 ): Promise<ApplyOutcome<CreatePlan>> {
   return withLock(ctx, opts.onWait, async () => {
     const plan = await planVmCreate(ctx, req);
+    await precheckDns(ctx, plan);
     return runApply(ctx, plan, {}, opts.onStep);
   });
 }

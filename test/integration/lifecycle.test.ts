@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { parseDomainXml } from '../../src/libvirt/domain-xml.ts';
 import {
   cleanup,
+  defineXml,
   dumpxml,
   hostSnapshot,
   loadTestConfig,
@@ -13,6 +14,7 @@ import {
   nvramFiles,
   raptor,
   readBytes,
+  writeBytes,
   sh,
   testConfigPath,
   virshNames,
@@ -92,7 +94,7 @@ describe('vm lifecycle', () => {
   });
 
   test('vm list: raptor VMs with their fields, hand-made domains as unmanaged', async () => {
-    sh(['virsh', '-c', 'qemu:///system', 'define', '/dev/stdin'], `<domain type='qemu'><name>ubuntu22.04</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>`);
+    defineXml(`<domain type='qemu'><name>ubuntu22.04</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>`);
     const l = await r(['vm', 'list', '--json']);
     assert.equal(l.code, 0, l.stderr);
     const list = l.json as { name: string; managed: boolean; user: string | null }[];
@@ -129,7 +131,7 @@ describe('vm lifecycle', () => {
     const used = new Set([pickBridge('alice-web'), pickBridge('bob-db')]);
     const free = config.bridges.map((b) => b.name).filter((b) => !used.has(b));
     free.forEach((br, i) => {
-      sh(['virsh', '-c', 'qemu:///system', 'define', '/dev/stdin'], `<domain type='qemu'><name>${handmade[i]}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices><interface type='bridge'><source bridge='${br}'/></interface></devices></domain>`);
+      defineXml(`<domain type='qemu'><name>${handmade[i]}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os><devices><interface type='bridge'><source bridge='${br}'/></interface></devices></domain>`);
     });
     const before = hostSnapshot(config);
     const out = await r(['vm', 'create', 'carol-x', '--cpus', '1', '--memory', '256M', '--disk', '64M']);
@@ -167,8 +169,9 @@ describe('vm lifecycle', () => {
     const out = await r(['vm', 'destroy', 'bob-db', '--dry-run', '--json']);
     assert.equal(out.code, 0, out.stderr);
     const plan = out.json as { steps: { kind: string; commands: string[] }[] };
-    assert.deepEqual(plan.steps.map((s) => s.kind), ['domain-undefine', 'lv-wipe', 'lv-remove']);
-    assert.match(plan.steps[1]!.commands[0]!, /blkdiscard --zeroout \/dev\/lvm-data\/guest-bob-db/);
+    assert.deepEqual(plan.steps.map((s) => s.kind), ['dns-remove', 'domain-undefine', 'lv-wipe', 'lv-remove']);
+    assert.match(plan.steps[0]!.commands.join('\n'), /nsupdate -k \S+tsig.key[^]*update delete bob-db\.raptor\.test\. 300 IN A 198\.51\.100\.1\d/);
+    assert.match(plan.steps[2]!.commands[0]!, /blkdiscard --zeroout \/dev\/lvm-data\/guest-bob-db/);
     assert.equal(hostSnapshot(config), before);
   });
 
@@ -191,7 +194,7 @@ describe('vm lifecycle', () => {
     const pb = lvPlacement(config, 'guest-bob-db');
     const pattern = Buffer.alloc(MiB, 0xa5);
     for (const dev of ['/dev/lvm-data/guest-alice-web', '/dev/lvm-data/guest-bob-db']) {
-      for (const off of [0, 32 * MiB, 63 * MiB]) sh(['dd', `of=${dev}`, 'bs=1M', `seek=${off / MiB}`, 'count=1', 'oflag=direct', 'conv=notrunc', 'status=none'], pattern.toString('latin1'));
+      for (const off of [0, 32 * MiB, 63 * MiB]) writeBytes(dev, off, pattern);
     }
     assert.ok(readBytes(pa.pv, pa.offset + 32 * MiB, MiB).equals(pattern), 'pattern visible at the LV placement on the PV');
     const out = await r(['vm', 'destroy', 'alice-web', '--yes', '--verify', 'full']);

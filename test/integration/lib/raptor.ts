@@ -1,6 +1,8 @@
 // Integration-test helpers: run the built raptor CLI against the sandbox, snapshot host state.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, readSync, closeSync, writeSync, fsyncSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseConfigText, type Config } from '../../../src/core/config.ts';
 
 export const SANDBOX_CONFIG = process.env.RAPTOR_SANDBOX_CONFIG ?? '/run/raptor-sandbox/raptor.toml';
@@ -58,7 +60,18 @@ export function raptor(args: string[], opts: { config?: string; env?: Record<str
 }
 
 export const sh = (argv: string[], input?: string): string =>
-  execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' }, ...(input !== undefined ? { input } : {}) });
+  execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, ...(input !== undefined ? { input } : {}) });
+
+/** virsh define from a string (through a file: /dev/stdin is a socket under Node). */
+export function defineXml(xml: string): void {
+  const dir = mkdtempSync(join(tmpdir(), 'raptor-test-'));
+  try {
+    writeFileSync(join(dir, 'd.xml'), xml);
+    sh(['virsh', '-c', 'qemu:///system', 'define', join(dir, 'd.xml')]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export function virshNames(): string[] {
   return sh(['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']).split('\n').map((s) => s.trim()).filter(Boolean).sort();
@@ -113,6 +126,16 @@ export function readBytes(path: string, offset: number, length: number): Buffer 
   }
 }
 
+export function writeBytes(path: string, offset: number, data: Buffer): void {
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, data, 0, data.length, offset);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function nvramFiles(config: Config): string[] {
   return existsSync(config.nvram_dir) ? readdirSync(config.nvram_dir).sort() : [];
 }
@@ -122,7 +145,12 @@ export function hostSnapshot(config: Config): string {
   return JSON.stringify({ domains: virshNames(), lvs: lvList(config), nvram: nvramFiles(config) });
 }
 
-/** Remove what a test left behind: domains by name, LVs by name (no wipe: test data only). */
+/** What the sandbox's DNS server answers (dig, independent of raptor's own client). */
+export async function dnsAnswers(config: Config, name: string, type: string): Promise<string[]> {
+  return sh(['dig', `@${config.dns.server}`, '-p', String(config.dns.port), '+short', '+norecurse', name, type]).split('\n').map((l) => l.trim()).filter(Boolean).sort();
+}
+
+/** Remove what a test left behind: domains and LVs by name (no wipe: test data only), then stale DNS. */
 export function cleanup(config: Config, vmIds: string[]): void {
   for (const id of vmIds) {
     try {
@@ -141,4 +169,6 @@ export function cleanup(config: Config, vmIds: string[]): void {
       /* no LV */
     }
   }
+  // records of VMs that no longer exist are stale: raptor's own repair removes them
+  execFileSync(process.execPath, [RAPTOR, '--config', SANDBOX_CONFIG, 'dns', 'sync'], { stdio: 'ignore' });
 }

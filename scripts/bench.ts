@@ -1,0 +1,145 @@
+// `npm run bench`: each measure is a ratio of raptor against its baseline, both timed in this run
+// on this machine (these machines are noisy: the median of several rounds, interleaved).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseConfigText } from '../src/core/config.ts';
+import { renderDomainXml } from '../src/libvirt/domain-xml.ts';
+import { runCommand } from '../src/host/runner.ts';
+import { zeroVolume, writeZeroesMaxBytes } from '../src/storage/wipe.ts';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const RAPTOR = `${ROOT}dist/raptor.mjs`;
+const configPath = process.env.RAPTOR_SANDBOX_CONFIG ?? '/run/raptor-sandbox/raptor.toml';
+const config = parseConfigText(readFileSync(configPath, 'utf8'), configPath);
+const LVM = config.storage.lvm_command;
+const VG = config.storage.vg;
+const lvm = (...a: string[]) => execFileSync(LVM, a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const node = process.execPath;
+
+const results: { name: string; ratio: number; target: number }[] = [];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function time(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+async function timeAsync(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+function report(name: string, ours: number, base: number, target: number, detail: string) {
+  const ratio = ours / base;
+  console.log(`  ${name}: raptor ${ours.toFixed(1)} ms, baseline ${base.toFixed(1)} ms ${detail}`);
+  results.push({ name, ratio, target });
+}
+
+function run(argv: string[]): void {
+  const r = spawnSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr}`);
+}
+
+function removeLv(name: string) {
+  try {
+    lvm('lvremove', '-y', `${VG}/${name}`);
+  } catch {
+    // not there
+  }
+}
+
+async function benchWipe() {
+  const lv = 'bench-wipe';
+  removeLv(lv);
+  lvm('lvcreate', '-y', '-L', '2g', '-n', lv, VG);
+  const dev = `/dev/${VG}/${lv}`;
+  const size = 2 * 1024 ** 3;
+  try {
+    const dd = () => time(() => run(['dd', 'if=/dev/zero', `of=${dev}`, 'bs=4M', 'oflag=direct', 'status=none']));
+    const wipe = (offload: boolean) => timeAsync(() => zeroVolume(runCommand, dev, size, { stepBytes: 256 * 1024 ** 2, offload, verify: 'sample' }));
+    const base: number[] = [];
+    const off: number[] = [];
+    const plain: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      base.push(dd());
+      off.push(await wipe(true));
+      plain.push(await wipe(false));
+    }
+    const wz = writeZeroesMaxBytes(dev);
+    report('wipe-2GiB-offload', median(off), median(base), 0.05, `(device write_zeroes_max_bytes=${wz}${wz === 0 ? ': no offload, so this is the zero-write loop' : ''})`);
+    report('wipe-2GiB-no-offload', median(plain), median(base), 1.05, '(dd-style direct writes vs dd bs=4M oflag=direct)');
+  } finally {
+    removeLv(lv);
+  }
+}
+
+function domainXml(name: string, lvPath: string, cpu: number): string {
+  return renderDomainXml({
+    name, type: config.domain_type, memoryMiB: 128, vcpuPins: [cpu], emulatorSet: [cpu], machine: config.machine,
+    firmware: { code: config.firmware.code, vars: config.firmware.vars, nvram: `${config.nvram_dir}/${name}_VARS.fd` },
+    disk: { path: lvPath }, network: null, console: 'virtio', metadata: { owner: name.split('-')[0]!, bridge: null, createdAt: new Date().toISOString() },
+  });
+}
+
+function undefine(name: string) {
+  spawnSync('virsh', ['-c', config.libvirt_uri, 'undefine', '--nvram', name], { stdio: 'ignore' });
+}
+
+async function benchCreate() {
+  const ours: number[] = [];
+  const base: number[] = [];
+  const script = '/tmp/raptor-bench-create.sh';
+  for (let i = 0; i < 5; i++) {
+    const a = `benchc-a${i}`;
+    const b = `benchc-b${i}`;
+    // baseline: what an admin's script does, the same two commands and nothing else
+    writeFileSync(`/tmp/${b}.xml`, domainXml(b, `/dev/${VG}/guest-${b}`, 0));
+    writeFileSync(script, `#!/bin/sh\nset -e\n${LVM} lvcreate -y -L 64m -n guest-${b} ${VG} >/dev/null\nvirsh -q -c ${config.libvirt_uri} define /tmp/${b}.xml >/dev/null\n`);
+    base.push(time(() => run(['sh', script])));
+    ours.push(time(() => run([node, RAPTOR, '--config', configPath, 'vm', 'create', a, '--cpus', '1', '--memory', '128M', '--disk', '64M', '--no-network'])));
+    for (const n of [a, b]) {
+      undefine(n);
+      removeLv(`guest-${n}`);
+    }
+  }
+  report('vm-create', median(ours), median(base), 1.05, '(vm create --no-network vs lvcreate + virsh define in a shell script)');
+}
+
+async function benchList() {
+  const names = Array.from({ length: 50 }, (_, i) => `benchl-d${String(i).padStart(2, '0')}`);
+  for (const n of names) {
+    writeFileSync(`/tmp/${n}.xml`, domainXml(n, `/dev/${VG}/guest-${n}`, 0));
+    run(['virsh', '-q', '-c', config.libvirt_uri, 'define', `/tmp/${n}.xml`]);
+  }
+  try {
+    const ours: number[] = [];
+    const base: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      base.push(time(() => run(['virsh', '-c', config.libvirt_uri, 'list', '--all'])));
+      ours.push(time(() => run([node, RAPTOR, '--config', configPath, 'vm', 'list', '--json'])));
+    }
+    const out = JSON.parse(execFileSync(node, [RAPTOR, '--config', configPath, 'vm', 'list', '--json'], { encoding: 'utf8' })) as unknown[];
+    report('vm-list-50', median(ours), median(base), 3, `(vm list --json over ${out.length} domains vs virsh list --all)`);
+  } finally {
+    for (const n of names) undefine(n);
+  }
+}
+
+function benchVersion() {
+  const ours: number[] = [];
+  const base: number[] = [];
+  for (let i = 0; i < 21; i++) {
+    base.push(time(() => run([node, '-e', '0'])));
+    ours.push(time(() => run([node, RAPTOR, '--version'])));
+  }
+  report('version', median(ours), median(base), 1.5, '(raptor --version vs node -e 0)');
+}
+
+const which = process.argv.slice(2);
+const want = (n: string) => which.length === 0 || which.includes(n);
+if (want('version')) benchVersion();
+if (want('list')) await benchList();
+if (want('create')) await benchCreate();
+if (want('wipe')) await benchWipe();
+for (const r of results) console.log(`bench ${r.name}: ratio ${r.ratio.toFixed(3)} (target ${r.target})${r.ratio <= r.target ? '' : ' MISSED'}`);
