@@ -78,7 +78,7 @@ function domainXml(name: string, lvPath: string, cpu: number): string {
   return renderDomainXml({
     name, type: config.domain_type, memoryMiB: 128, vcpuPins: [cpu], emulatorSet: [cpu], machine: config.machine,
     firmware: { code: config.firmware.code, vars: config.firmware.vars, nvram: `${config.nvram_dir}/${name}_VARS.fd` },
-    disk: { path: lvPath }, network: null, console: 'virtio', metadata: { owner: name.split('-')[0]!, bridge: null, createdAt: new Date().toISOString() },
+    disk: { path: lvPath }, network: null, console: 'virtio', consoleLog: null, metadata: { owner: name.split('-')[0]!, bridge: null, createdAt: new Date().toISOString() },
   });
 }
 

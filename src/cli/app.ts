@@ -11,6 +11,9 @@ import type { CreatePlan, DestroyPlan } from '../plan/planner.ts';
 import {
   createVm,
   destroyVm,
+  inspectImage,
+  readConsoleLog,
+  waitForConsole,
   listVms,
   planVmCreate,
   planVmDestroy,
@@ -107,10 +110,24 @@ export function buildProgram(version: string): Command {
     .option('--bridge <br>', 'bridge to attach (default: lowest free)')
     .option('--no-network', 'no network interface')
     .option('--start', 'start the VM after creating it')
+    .option('--image <file>', 'write this raw or qcow2 disk image onto the new volume')
     .option('--force', "replace DNS data at the VM's names that raptor did not write")
+    .option('--wait-for <regex>', 'with --start: wait until a console line matches')
+    .option('--timeout <s>', 'seconds --wait-for waits', '300')
     .option('--dry-run', 'print the plan, change nothing')
     .action(async (id: string, o: Record<string, unknown>, cmd: Command) => {
       const vmId = parseVmId(id);
+      let waitFor: RegExp | undefined;
+      if (o.waitFor !== undefined) {
+        if (!o.start) throw badInput('--wait-for needs --start');
+        try {
+          waitFor = new RegExp(String(o.waitFor));
+        } catch (err) {
+          throw badInput(`invalid --wait-for regex: ${(err as Error).message}`);
+        }
+      }
+      const timeoutS = Number(o.timeout);
+      if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw badInput(`invalid --timeout "${String(o.timeout)}": a positive number of seconds`);
       const req = {
         vm: vmId,
         cpus: parseCount(String(o.cpus)),
@@ -123,6 +140,8 @@ export function buildProgram(version: string): Command {
       };
       if (req.noNetwork && req.bridge !== undefined) throw badInput('--bridge and --no-network cannot be used together');
       const ctx = ctxFor(cmd);
+      const image = o.image !== undefined ? await inspectImage(ctx, String(o.image)) : undefined;
+      if (image) Object.assign(req, { image });
       const json = Boolean(g(cmd).json);
       const uri = ctx.config.libvirt_uri;
       if (o.dryRun) {
@@ -140,11 +159,23 @@ export function buildProgram(version: string): Command {
       const { plan, reports } = await createVm(ctx, req, {
         onWait: () => log('waiting for another raptor process to finish (host lock)...'),
         ...(json ? {} : { onStep: (s: Step, st: string) => st !== 'start' && log(`${st === 'skipped' ? 'already done' : 'done'}: ${stepTitle(s)}`) }),
+        ...(!json && process.stderr.isTTY ? { onImageProgress: (c: string) => process.stderr.write(c.replace(/\n/g, '\r')) } : {}),
       });
+      const createdMs = Date.now() - t0;
+      if (!json) {
+        process.stdout.write(`created ${plan.names.domain} in ${(createdMs / 1000).toFixed(1)} s: CPUs ${formatCpuList(plan.spec.vcpuPins)}, ${plan.spec.network ? `${plan.spec.network.bridge} (${plan.spec.network.mac})` : 'no network'}, disk ${plan.names.lvPath}\n`);
+      }
+      const waited = waitFor ? await waitForConsole(ctx, vmId, waitFor, timeoutS) : undefined;
+      if (waited && !json) process.stdout.write(`console after ${(waited.match.ms / 1000).toFixed(1)} s: ${waited.match.text}\n`);
       if (json) {
-        printJson({ created: plan.names.domain, resumed: plan.resumed, allocation: allocationOf(plan), steps: reports.map((r) => ({ kind: r.step.kind, status: r.status, ms: Math.round(r.ms) })) });
-      } else {
-        process.stdout.write(`created ${plan.names.domain} in ${((Date.now() - t0) / 1000).toFixed(1)} s: CPUs ${formatCpuList(plan.spec.vcpuPins)}, ${plan.spec.network ? `${plan.spec.network.bridge} (${plan.spec.network.mac})` : 'no network'}, disk ${plan.names.lvPath}\n`);
+        printJson({
+          created: plan.names.domain,
+          resumed: plan.resumed,
+          allocation: allocationOf(plan),
+          steps: reports.map((r) => ({ kind: r.step.kind, status: r.status, ms: Math.round(r.ms) })),
+          createdMs,
+          ...(waited ? { console: { matched: waited.match, lines: waited.lines } } : {}),
+        });
       }
     });
 
@@ -243,9 +274,18 @@ export function buildProgram(version: string): Command {
   vm.command('console')
     .description("attach this terminal to the VM's console (virsh console; Ctrl+] leaves)")
     .argument('<USER-NAME>')
-    .action(async (id: string, _o, cmd: Command) => {
+    .option('--log', 'print what the guest wrote on its console since it started, and exit')
+    .action(async (id: string, o: { log?: boolean }, cmd: Command) => {
       const ctx = ctxFor(cmd);
-      const name = await requireDomain(ctx, parseVmId(id));
+      const vmId = parseVmId(id);
+      if (o.log) {
+        await requireDomain(ctx, vmId);
+        const text = readConsoleLog(ctx, vmId);
+        if (g(cmd).json) printJson({ vm: domainName(vmId), log: text });
+        else process.stdout.write(text);
+        return;
+      }
+      const name = await requireDomain(ctx, vmId);
       await ctx.run(['virsh', '--connect', ctx.config.libvirt_uri, 'console', name], { interactive: true });
     });
 

@@ -14,17 +14,21 @@ export function printJson(value: unknown): void {
 
 /** Progress for the wipe: a redrawn bar on a terminal, a line every 10% otherwise. */
 export function wipeProgressReporter(stream: NodeJS.WriteStream): (p: WipeProgress) => void {
-  const started = Date.now();
+  let started = Date.now();
   let lastPct = -10;
   let lastPhase = '';
   return (p) => {
+    if (p.phase !== lastPhase) {
+      // each phase has its own rate and ETA; the first report comes after the first step
+      lastPct = -10;
+      lastPhase = p.phase;
+      started = Date.now() - 1;
+    }
     const pct = Math.floor((p.done / p.total) * 100);
     const secs = Math.max(0.001, (Date.now() - started) / 1000);
     const rate = p.done / secs;
     const eta = rate > 0 ? Math.ceil((p.total - p.done) / rate) : 0;
     const label = p.phase === 'zero' ? 'wipe' : 'verify';
-    if (p.phase !== lastPhase) lastPct = -10;
-    lastPhase = p.phase;
     if (stream.isTTY) {
       const width = 30;
       const fill = Math.round((pct / 100) * width);

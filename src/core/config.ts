@@ -36,6 +36,8 @@ export const configSchema = z
     machine: z.string().default('q35'),
     console: z.enum(['virtio', 'serial']).default('virtio'),
     nvram_dir: z.string().default('/var/lib/libvirt/qemu/nvram'),
+    /** virtlogd keeps each VM's console output here (`vm console --log`, `--wait-for`) */
+    console_log_dir: z.string().default('/var/log/libvirt/qemu'),
     lock_file: z.string().default('/run/raptor/raptor.lock'),
     audit_log: z.string().default('/var/log/raptor/audit.jsonl'),
     shutdown_timeout_s: z.number().int().positive().default(60),
@@ -91,6 +93,9 @@ export const configSchema = z
         admin_groups: z.array(z.string()).default(['libvirt', 'libvirtd', 'wheel']),
         user_group: z.string().default('vm-users'),
         polkit_rules_file: z.string().default('/etc/polkit-1/rules.d/60-raptor.rules'),
+        // libvirt daemon configs that must say access_drivers = [ "polkit" ]. Unset: the host's own,
+        // found at run time (/etc/libvirt/libvirtd.conf and every modular virt*d.conf that exists).
+        libvirt_daemon_configs: z.array(z.string().min(1)).min(1).optional(),
       })
       .strict()
       .default({}),

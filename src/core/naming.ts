@@ -56,6 +56,7 @@ export const nvramPath = (vm: VmId, nvramDir: string): string =>
   `${nvramDir.replace(/\/+$/, '')}/${vm.user}-${vm.name}_VARS.fd`;
 export const fqdn = (vm: VmId, zone: string): string => `${vm.user}-${vm.name}.${zone.replace(/\.$/, '')}`;
 export const accountName = (vm: VmId): string => vm.user;
+export const consoleLogPath = (vm: VmId, logDir: string): string => `${logDir.replace(/\/+$/, '')}/${vm.user}-${vm.name}-console.log`;
 
 /** The VM an LV name belongs to, if the LV follows the naming rule. */
 export function vmIdFromLvName(lv: string): VmId | undefined {
@@ -63,7 +64,7 @@ export function vmIdFromLvName(lv: string): VmId | undefined {
 }
 
 /** All names of one VM, derived in one place. */
-export function artifactNames(vm: VmId, opts: { vg: string; nvramDir: string; zone: string }) {
+export function artifactNames(vm: VmId, opts: { vg: string; nvramDir: string; zone: string; consoleLogDir: string }) {
   return {
     domain: domainName(vm),
     lv: lvName(vm),
@@ -71,5 +72,6 @@ export function artifactNames(vm: VmId, opts: { vg: string; nvramDir: string; zo
     nvram: nvramPath(vm, opts.nvramDir),
     fqdn: fqdn(vm, opts.zone),
     account: accountName(vm),
+    consoleLog: consoleLogPath(vm, opts.consoleLogDir),
   };
 }

@@ -12,6 +12,8 @@ export interface RunOptions {
   interactive?: boolean;
   /** called with each stderr chunk (progress from child tools) */
   onStderr?: (chunk: string) => void;
+  /** called with each stdout chunk (qemu-img -p writes its progress there) */
+  onStdout?: (chunk: string) => void;
 }
 
 export interface RunResult {
@@ -59,7 +61,10 @@ export const runCommand: Runner = (argv, opts = {}) =>
             child.kill('SIGKILL');
           }, opts.timeoutMs)
         : undefined;
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      opts.onStdout?.(d);
+    });
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
       opts.onStderr?.(d);

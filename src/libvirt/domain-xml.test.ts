@@ -21,6 +21,7 @@ export const SAMPLES: Record<string, DomainSpec> = {
     disk: { path: '/dev/lvm-data/guest-alice-web' },
     network: { bridge: 'br-vm1', mac: '52:54:00:00:00:01' },
     console: 'virtio',
+    consoleLog: '/var/log/libvirt/qemu/alice-web-console.log',
     metadata: { owner: 'alice', bridge: 'br-vm1', createdAt: '2026-11-26T12:00:00.000Z' },
   },
   'bob-batch': {
@@ -38,6 +39,7 @@ export const SAMPLES: Record<string, DomainSpec> = {
     disk: { path: '/dev/lvm-data/guest-bob-batch' },
     network: null,
     console: 'serial',
+    consoleLog: '/var/log/libvirt/qemu/bob-batch-console.log',
     metadata: { owner: 'bob', bridge: null, createdAt: '2026-11-26T12:30:00.000Z' },
   },
 };

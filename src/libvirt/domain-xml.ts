@@ -16,6 +16,8 @@ export interface DomainSpec {
   disk: { path: string };
   network: { bridge: string; mac: string } | null;
   console: 'virtio' | 'serial';
+  /** virtlogd copies the console's output here, so scripts can read it without attaching */
+  consoleLog: string | null;
   metadata: { owner: string; bridge: string | null; createdAt: string };
 }
 
@@ -71,13 +73,15 @@ function interfaceElement(net: NonNullable<DomainSpec['network']>): Node {
 }
 
 function consoleElements(s: DomainSpec): Node {
+  const log = s.consoleLog ? { log: A({ file: s.consoleLog, append: 'off' }) } : {};
   if (s.console === 'serial') {
+    // the console is the serial port's alias: the log belongs on the serial device
     return {
-      serial: { ...A({ type: 'pty' }), target: A({ port: 0 }) },
+      serial: { ...A({ type: 'pty' }), ...log, target: A({ port: 0 }) },
       console: { ...A({ type: 'pty' }), target: A({ type: 'serial', port: 0 }) },
     };
   }
-  return { console: { ...A({ type: 'pty' }), target: A({ type: 'virtio', port: 0 }) } };
+  return { console: { ...A({ type: 'pty' }), ...log, target: A({ type: 'virtio', port: 0 }) } };
 }
 
 function devicesElement(s: DomainSpec): Node {
@@ -201,6 +205,7 @@ export interface ParsedDomain {
   disks: { path: string; bus: string }[];
   interfaces: { bridge: string; mac: string; model: string }[];
   console: 'virtio' | 'serial' | null;
+  consoleLog: string | null;
   graphics: number;
   videoNone: boolean;
   metadata: RaptorMetadata | undefined;
@@ -255,6 +260,7 @@ export function parseDomainXml(xml: string): ParsedDomain {
     model: attr(x.model, 'type') ?? '',
   }));
   const consoleTarget = attr(arr(devices.console)[0]?.target, 'type');
+  const logged = [...arr(devices.console), ...arr(devices.serial)].map((c) => attr(c.log, 'file')).find((f) => f !== undefined);
   const video = devices.video;
   const videos = Array.isArray(video) ? video : video === undefined ? [] : [video];
   return {
@@ -271,6 +277,7 @@ export function parseDomainXml(xml: string): ParsedDomain {
     disks,
     interfaces,
     console: consoleTarget === 'virtio' ? 'virtio' : consoleTarget === 'serial' ? 'serial' : null,
+    consoleLog: logged ?? null,
     graphics: arr(devices.graphics).length,
     videoNone: videos.length === 0 || videos.every((v) => attr(obj(v).model, 'type') === 'none'),
     metadata: findRaptorMetadata(obj(d.metadata)),
@@ -295,6 +302,7 @@ export function specFromParsed(p: ParsedDomain): DomainSpec {
     disk: { path: disk.path },
     network: net ? { bridge: net.bridge, mac: net.mac } : null,
     console: p.console,
+    consoleLog: p.consoleLog,
     metadata: { owner: p.metadata?.owner ?? '', bridge: p.metadata?.bridge ?? null, createdAt: p.metadata?.createdAt ?? '' },
   };
 }

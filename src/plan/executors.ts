@@ -16,6 +16,8 @@ export interface ExecutorDeps {
   virsh: Virsh;
   lvm: Lvm;
   wipe: { stepBytes: number; offload: boolean; verify: 'sample' | 'full'; onProgress?: (p: WipeProgress) => void };
+  /** qemu-img's progress text, for a terminal */
+  onImageProgress?: (chunk: string) => void;
   /** opened on first use, so plans without DNS steps never read the key */
   dns: () => Promise<DnsTransport>;
   config: Config;
@@ -59,6 +61,16 @@ export function hostExecutors(d: ExecutorDeps): Executors {
       apply: (s) => lvm.create(s.vg, s.lv, s.sizeBytes, s.tags),
       // a fresh LV holds nothing of the user's yet, so it is removed without a wipe
       undo: (s) => lvm.remove(s.vg, s.lv),
+    },
+    'image-write': {
+      // rewriting is always safe here: the planner only adds this step while no domain uses the LV
+      isDone: async () => false,
+      apply: async (s) => {
+        await d.run(['qemu-img', 'convert', '-p', '-n', '-f', s.format, '-O', 'raw', '-t', 'none', s.image, s.target], {
+          timeoutMs: 3_600_000,
+          ...(d.onImageProgress ? { onStdout: d.onImageProgress } : {}),
+        });
+      },
     },
     'domain-define': {
       isDone: async (s) => (await virsh.state(s.domain)) !== undefined,

@@ -32,7 +32,7 @@ function withDomain(host: HostState, name: string, pins: number[], bridge: strin
   const xml = renderDomainXml({
     name, type: 'qemu', memoryMiB: 256, vcpuPins: pins, emulatorSet: pins, machine: 'q35',
     firmware: { code: 'c', vars: 'v', nvram: 'n' }, disk: { path: `/dev/lvm-data/guest-${name}` },
-    network: bridge ? { bridge, mac: '52:54:00:00:00:01' } : null, console: 'virtio',
+    network: bridge ? { bridge, mac: '52:54:00:00:00:01' } : null, console: 'virtio', consoleLog: null,
     metadata: { owner: name.split('-')[0]!, bridge, createdAt: '' },
   });
   return { ...host, domains: [...host.domains, { name, state: 'shut off', parsed: parseDomainXml(xml) }] };

@@ -35,6 +35,8 @@ export interface CreateRequest {
   start?: boolean;
   /** replace DNS data raptor did not write */
   force?: boolean;
+  /** a disk image to write onto the new LV (inspected by the caller: format and virtual size) */
+  image?: { path: string; format: 'raw' | 'qcow2'; virtualSize: number };
 }
 
 export interface CreatePlan {
@@ -50,7 +52,7 @@ export interface CreatePlan {
 const MIB = 1024 ** 2;
 
 export function namesFor(config: Config, vm: VmId) {
-  return artifactNames(vm, { vg: config.storage.vg, nvramDir: config.nvram_dir, zone: config.dns.zone });
+  return artifactNames(vm, { vg: config.storage.vg, nvramDir: config.nvram_dir, zone: config.dns.zone, consoleLogDir: config.console_log_dir });
 }
 
 /** Bridges used by any domain on the host (raptor's or not), except `exceptDomain`. */
@@ -79,6 +81,9 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
   if (existingLv && !unfinished) {
     throw conflict(`logical volume ${vg.name}/${names.lv} already exists without a finished VM (an interrupted destroy? run: raptor vm destroy ${names.domain})`);
   }
+  if (req.image && req.image.virtualSize > req.diskBytes) {
+    throw badInput(`image ${req.image.path} is ${formatSize(req.image.virtualSize)}, larger than the ${formatSize(req.diskBytes)} disk`);
+  }
   if (existingLv && existingLv.sizeBytes !== req.diskBytes) {
     throw conflict(`an unfinished create of ${names.domain} left ${vg.name}/${names.lv} with ${formatSize(existingLv.sizeBytes)}, not ${formatSize(req.diskBytes)}: rerun it with --disk ${existingLv.sizeBytes}b or run raptor vm destroy ${names.domain}`);
   }
@@ -99,6 +104,7 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
       disk: { path: names.lvPath },
       network: net ? { bridge: net.bridge, mac: net.mac } : null,
       console: config.console,
+      consoleLog: names.consoleLog,
       metadata: { owner: req.vm.user, bridge: net?.bridge ?? null, createdAt: p.metadata?.createdAt ?? now.toISOString() },
     };
   } else {
@@ -119,12 +125,17 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
       disk: { path: names.lvPath },
       network: bridge ? { bridge: bridge.name, mac: bridge.mac } : null,
       console: config.console,
+      consoleLog: names.consoleLog,
       metadata: { owner: req.vm.user, bridge: bridge?.name ?? null, createdAt: now.toISOString() },
     };
   }
   const xml = renderDomainXml(spec);
   const steps: Step[] = [];
   if (!existingLv) steps.push({ kind: 'lv-create', vg: vg.name, lv: names.lv, sizeBytes: req.diskBytes, tags: [TAG_CREATING] });
+  // the image goes on before the domain exists, so it is never written under a running guest
+  if (req.image && !existingDomain) {
+    steps.push({ kind: 'image-write', image: req.image.path, format: req.image.format, target: names.lvPath, sizeBytes: req.image.virtualSize });
+  }
   if (!existingDomain) steps.push({ kind: 'domain-define', domain: names.domain, xml });
   const dns = dnsStepData(config, names.domain, names.fqdn, spec.network?.bridge);
   if (dns) steps.push({ kind: 'dns-add', force: Boolean(req.force), ...dns });

@@ -4,6 +4,7 @@ import type { VmAddressing } from '../dns/records.ts';
 
 export type Step =
   | { kind: 'lv-create'; vg: string; lv: string; sizeBytes: number; tags: string[] }
+  | { kind: 'image-write'; image: string; format: 'raw' | 'qcow2'; target: string; sizeBytes: number }
   | { kind: 'domain-define'; domain: string; xml: string }
   | { kind: 'domain-start'; domain: string }
   | { kind: 'lv-untag'; vg: string; lv: string; tag: string }
@@ -23,6 +24,8 @@ export function stepTitle(step: Step): string {
   switch (step.kind) {
     case 'lv-create':
       return `create logical volume ${step.vg}/${step.lv} of ${formatSize(step.sizeBytes)}`;
+    case 'image-write':
+      return `write ${step.format} image ${step.image} (${formatSize(step.sizeBytes)}) onto ${step.target}`;
     case 'domain-define':
       return `define libvirt domain ${step.domain}`;
     case 'domain-start':
@@ -50,6 +53,8 @@ export function stepCommands(step: Step, uri: string): string[] {
   switch (step.kind) {
     case 'lv-create':
       return [`lvcreate -L ${step.sizeBytes}b -n ${q(step.lv)}${step.tags.map((t) => ` --addtag ${q(t)}`).join('')} ${q(step.vg)}`];
+    case 'image-write':
+      return [`qemu-img convert -p -n -f ${step.format} -O raw ${q(step.image)} ${q(step.target)}`];
     case 'domain-define':
       return [`${virsh} define ${q(step.domain)}.xml`];
     case 'domain-start':

@@ -1,6 +1,8 @@
 // VM service functions: the one place front ends (CLI now, HTTP later) call to act on VMs.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Config } from '../core/config.ts';
-import { notFound, RaptorError } from '../core/errors.ts';
+import { badInput, notFound, RaptorError } from '../core/errors.ts';
 import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
 import { Virsh } from '../libvirt/virsh.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
@@ -91,6 +93,7 @@ function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undo
 
 async function runApply<P extends { steps: Step[] }>(ctx: Context, plan: P, deps: Partial<ExecutorDeps>, onStep?: (s: Step, st: string) => void): Promise<ApplyOutcome<P>> {
   const executors = hostExecutors({
+    ...(deps.onImageProgress ? { onImageProgress: deps.onImageProgress } : {}),
     run: ctx.run,
     virsh: ctx.virsh,
     lvm: ctx.lvm,
@@ -118,12 +121,12 @@ async function runApply<P extends { steps: Step[] }>(ctx: Context, plan: P, deps
 export async function createVm(
   ctx: Context,
   req: CreateRequest,
-  opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void } = {},
+  opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void; onImageProgress?: (chunk: string) => void } = {},
 ): Promise<ApplyOutcome<CreatePlan>> {
   return withLock(ctx, opts.onWait, async () => {
     const plan = await planVmCreate(ctx, req);
     await precheckDns(ctx, plan);
-    return runApply(ctx, plan, {}, opts.onStep);
+    return runApply(ctx, plan, opts.onImageProgress ? { onImageProgress: opts.onImageProgress } : {}, opts.onStep);
   });
 }
 
@@ -250,4 +253,80 @@ export async function rebootVm(ctx: Context, vm: VmId, force: boolean): Promise<
   }
   await ctx.virsh.reboot(name);
   return 'rebooted';
+}
+
+// ---- images and the console log ------------------------------------------------------------
+
+export interface ImageInfo {
+  path: string;
+  format: 'raw' | 'qcow2';
+  virtualSize: number;
+}
+
+/** What qemu-img says about an image; anything but a readable raw or qcow2 file is bad input. */
+export async function inspectImage(ctx: Context, path: string): Promise<ImageInfo> {
+  if (!existsSync(path)) throw badInput(`image ${path} not found`);
+  let info: { format?: string; 'virtual-size'?: number };
+  try {
+    info = JSON.parse((await ctx.run(['qemu-img', 'info', '--output=json', path], { timeoutMs: 60_000 })).stdout) as typeof info;
+  } catch (err) {
+    throw badInput(`image ${path} cannot be read by qemu-img: ${(err as Error).message}`);
+  }
+  if (info.format !== 'raw' && info.format !== 'qcow2') throw badInput(`image ${path} is ${info.format ?? 'of unknown format'}: raw or qcow2 allowed`);
+  return { path: resolve(path), format: info.format, virtualSize: Number(info['virtual-size']) };
+}
+
+export interface ConsoleLine {
+  /** milliseconds since the wait began */
+  ms: number;
+  text: string;
+}
+
+/** The console log of a VM (written by virtlogd; root-only, so this is an admin's view). */
+export function consoleLogPath(ctx: Context, vm: VmId): string {
+  return namesFor(ctx.config, vm).consoleLog;
+}
+
+export function readConsoleLog(ctx: Context, vm: VmId): string {
+  const path = consoleLogPath(ctx, vm);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw notFound(`no console log for ${domainName(vm)} at ${path} (it appears when the VM starts)`);
+    if (code === 'EACCES') throw new RaptorError('not-allowed', `the console log ${path} is readable by admins only`);
+    throw err;
+  }
+}
+
+/** Wait until a console line matches; each line is stamped with when it was first seen. */
+export async function waitForConsole(ctx: Context, vm: VmId, re: RegExp, timeoutS: number): Promise<{ match: ConsoleLine; lines: ConsoleLine[] }> {
+  const path = consoleLogPath(ctx, vm);
+  const t0 = Date.now();
+  const lines: ConsoleLine[] = [];
+  let seen = 0;
+  let partial = '';
+  for (;;) {
+    let text = '';
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      // not there yet: virtlogd creates it when the guest starts
+    }
+    if (text.length < seen) seen = 0; // truncated by a restart
+    const fresh = partial + text.slice(seen);
+    seen = text.length;
+    const parts = fresh.split(/\r?\n/);
+    partial = parts.pop() ?? '';
+    for (const t of parts) {
+      const line = { ms: Date.now() - t0, text: t.replace(/\r/g, '') };
+      lines.push(line);
+      if (re.test(line.text)) return { match: line, lines };
+    }
+    if (Date.now() - t0 > timeoutS * 1000) {
+      const tail = [...lines.map((l) => l.text), partial].filter((l) => l.trim()).slice(-5);
+      throw new RaptorError('unexpected', `timed out after ${timeoutS} s waiting for /${re.source}/ on the console of ${domainName(vm)}; last console lines:\n${tail.map((l) => `  ${l}`).join('\n') || '  (nothing)'}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

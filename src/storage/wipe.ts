@@ -85,8 +85,10 @@ export function verifyZeroes(devPath: string, sizeBytes: number, opts: Pick<Wipe
   const buf = Buffer.alloc(len);
   const fd = openSync(devPath, constants.O_RDONLY);
   let checked = 0;
+  const todo = [...new Set(offsets)].sort((a, b) => a - b);
+  const total = todo.reduce((sum, o) => sum + Math.min(len, sizeBytes - o), 0);
   try {
-    for (const o of [...new Set(offsets)].sort((a, b) => a - b)) {
+    for (const o of todo) {
       const want = Math.min(len, sizeBytes - o);
       const n = readSync(fd, buf, 0, want, o);
       if (n !== want) throw new RaptorError('unexpected', `verify ${devPath}: short read at ${o}`);
@@ -94,7 +96,7 @@ export function verifyZeroes(devPath: string, sizeBytes: number, opts: Pick<Wipe
       const bad = firstNonZero(view);
       if (bad >= 0) throw new RaptorError('unexpected', `verify ${devPath}: byte at offset ${o + bad} is not zero after wiping`);
       checked += n;
-      opts.onProgress?.({ done: o + n, total: sizeBytes, phase: 'verify' });
+      opts.onProgress?.({ done: checked, total, phase: 'verify' });
     }
   } finally {
     closeSync(fd);

@@ -1,0 +1,137 @@
+// `npm run demo`: the main job end to end on a sandbox host. A user account, a Secure Boot VM
+// from a Debian-signed image on its own LV, its DHCP address and DNS names, what its owner sees,
+// and its destruction with the wipe. Every claim is checked; the last line says ok or where it failed.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { parseConfigText } from '../src/core/config.ts';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const RAPTOR = `${ROOT}dist/raptor.mjs`;
+const keep = process.argv.includes('--keep');
+const VM = 'alice-demo';
+const t0 = Date.now();
+const secs = () => ((Date.now() - t0) / 1000).toFixed(1);
+let step = 'start';
+
+class DemoFailure extends Error {}
+function check(cond: unknown, what: string): asserts cond {
+  if (!cond) throw new DemoFailure(what);
+}
+
+function section(name: string) {
+  step = name;
+  console.log(`\n== [${secs()} s] ${name}`);
+}
+
+function sh(argv: string[], opts: { input?: string; allowFail?: boolean; env?: NodeJS.ProcessEnv } = {}): { code: number; out: string; err: string } {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', input: opts.input ?? '', env: opts.env ?? process.env });
+  const res = { code: r.status ?? 1, out: r.stdout ?? '', err: r.stderr ?? '' };
+  if (res.code !== 0 && !opts.allowFail) throw new DemoFailure(`${argv.join(' ')} exited ${res.code}: ${res.err.trim().split('\n').slice(-3).join(' | ')}`);
+  return res;
+}
+
+let configPath = '';
+const raptor = (args: string[], opts: { allowFail?: boolean } = {}) => sh([process.execPath, RAPTOR, '--config', configPath, ...args], opts);
+const show = (text: string) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+
+async function main() {
+  section('sandbox host up (libvirtd + polkit, LVM, bridges + DHCP, BIND)');
+  configPath = sh([`${ROOT}scripts/sandbox`, 'up']).out.trim().split('\n').pop()!;
+  const config = parseConfigText(readFileSync(configPath, 'utf8'), configPath);
+  show(`config: ${configPath}`);
+
+  section('guest image (Debian-signed shim -> grub -> kernel, busybox initramfs)');
+  const image = sh([`${ROOT}scripts/guest-image`]).out.trim().split('\n').pop()!;
+  check(existsSync(image), `guest image ${image} missing`);
+  show(`image: ${image}`);
+
+  section('host init: polkit rules and libvirt ACL');
+  show(raptor(['host', 'init']).out);
+
+  section('user add alice with an SSH key');
+  const keyFile = '/run/raptor-sandbox/demo-alice-key';
+  if (!existsSync(`${keyFile}.pub`)) sh(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'alice@demo', '-f', keyFile]);
+  show(raptor(['user', 'add', 'alice', '--ssh-key', `${keyFile}.pub`]).out);
+
+  // a previous demo run with --keep, or one that failed, may have left the VM: start clean
+  if (raptor(['vm', 'show', VM], { allowFail: true }).code === 0) raptor(['vm', 'destroy', VM, '--yes']);
+
+  section(`plan for ${VM}`);
+  const createArgs = ['vm', 'create', VM, '--cpus', '1', '--memory', '512M', '--disk', '1G', '--image', image, '--start'];
+  const plan = raptor([...createArgs, '--dry-run']).out;
+  show(plan.slice(0, plan.indexOf('\nDomain XML:')));
+
+  section(`vm create ${VM} --start --wait-for "raptor-guest: ready"`);
+  const created = JSON.parse(raptor([...createArgs, '--wait-for', 'raptor-guest: ready', '--timeout', '240', '--json']).out) as {
+    steps: { kind: string; ms: number }[];
+    createdMs: number;
+    console: { lines: { ms: number; text: string }[] };
+  };
+  for (const s of created.steps) show(`  ${s.kind.padEnd(16)} ${String(s.ms).padStart(6)} ms`);
+  const lines = created.console.lines;
+  const at = (re: RegExp) => lines.find((l) => re.test(l.text));
+  const init = at(/raptor-guest: init uptime=/);
+  const dhcp = at(/raptor-guest: dhcp ipv4=/);
+  const ready = at(/raptor-guest: ready/);
+  check(init && dhcp && ready, 'the guest did not report init, DHCP and ready on its console');
+  const startMs = created.steps.find((s) => s.kind === 'domain-start')?.ms ?? 0;
+  const ownMs = created.steps.filter((s) => s.kind !== 'domain-start').reduce((a, s) => a + s.ms, 0);
+  const uptimeMs = Number(/uptime=([\d.]+)/.exec(init.text)![1]) * 1000;
+  const kernelStart = Math.max(0, init.ms - uptimeMs);
+  show(`time to the DHCP lease: ${((created.createdMs + dhcp.ms) / 1000).toFixed(1)} s after vm create began`);
+  show(`  raptor's own work ${(ownMs / 1000).toFixed(2)} s | libvirt start ${(startMs / 1000).toFixed(2)} s | firmware+shim+grub ${(kernelStart / 1000).toFixed(1)} s | kernel to init ${(uptimeMs / 1000).toFixed(1)} s | modules+DHCP ${((dhcp.ms - init.ms) / 1000).toFixed(1)} s`);
+
+  section('vm show');
+  show(raptor(['vm', 'show', VM]).out);
+  const info = JSON.parse(raptor(['vm', 'show', VM, '--json']).out) as { network: { bridge: string; ipv4: string; ipv6: string }; fqdn: string; state: string };
+  check(info.state === 'running', `state is ${info.state}`);
+
+  section('Secure Boot, from the guest console');
+  const log = raptor(['vm', 'console', VM, '--log']).out;
+  for (const l of log.split('\n').filter((x) => /secureboot|Secure boot|lockdown/.test(x))) show(`  ${l.trim()}`);
+  check(/raptor-guest: secureboot=enabled/.test(log), 'the guest did not report secureboot=enabled');
+  check(/Secure boot enabled/.test(log), 'the kernel did not report "Secure boot enabled"');
+
+  section('DHCP address vs the bridge address in the config');
+  const got = /dhcp ipv4=(\S+)/.exec(dhcp.text)![1];
+  const bridge = config.bridges.find((b) => b.name === info.network.bridge)!;
+  show(`  ${info.network.bridge}: configured ${bridge.ipv4}, guest got ${got}`);
+  check(got === bridge.ipv4, `guest got ${got}, bridge ${bridge.name} is configured with ${bridge.ipv4}`);
+
+  section('DNS answers (dig @server)');
+  const dig = (...q: string[]) => sh(['dig', `@${config.dns.server}`, '-p', String(config.dns.port), '+short', ...q]).out.trim();
+  const a = dig(info.fqdn, 'A');
+  const aaaa = dig(info.fqdn, 'AAAA');
+  const ptr4 = dig('-x', bridge.ipv4!);
+  const ptr6 = dig('-x', bridge.ipv6!);
+  show(`  ${info.fqdn} A ${a}\n  ${info.fqdn} AAAA ${aaaa}\n  PTR ${bridge.ipv4} -> ${ptr4}\n  PTR ${bridge.ipv6} -> ${ptr6}`);
+  check(a === bridge.ipv4 && aaaa === bridge.ipv6, 'A/AAAA do not match the bridge addresses');
+  check(ptr4 === `${info.fqdn}.` && ptr6 === `${info.fqdn}.`, 'PTRs do not name the VM');
+
+  section('what alice sees, as herself');
+  const asAlice = (argv: string[]) => sh(['runuser', '-u', 'alice', '--', ...argv], { allowFail: true });
+  const list = asAlice(['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']);
+  show(`  alice$ virsh list --all --name\n${list.out.trim().split('\n').map((l) => `    ${l}`).join('\n')}`);
+  const names = list.out.split('\n').map((s) => s.trim()).filter(Boolean);
+  check(list.code === 0 && names.includes(VM) && names.every((n) => n.startsWith('alice-')), `alice sees ${names.join(', ') || 'nothing'} (exit ${list.code}: ${list.err.trim()})`);
+  const denied = asAlice(['virsh', '-c', 'qemu:///system', 'setmem', VM, '256M', '--live']);
+  show(`  alice$ virsh setmem ${VM} 256M -> ${denied.code === 0 ? 'allowed' : 'denied'}`);
+  check(denied.code !== 0, 'alice may not manage (setmem) her own VM');
+
+  if (keep) {
+    console.log(`\n${VM} is left running (--keep): raptor vm console ${VM} / raptor vm destroy ${VM} --yes`);
+  } else {
+    section(`vm destroy ${VM} (stop, DNS, undefine, wipe, lvremove)`);
+    const d = spawnSync(process.execPath, [RAPTOR, '--config', configPath, 'vm', 'destroy', VM, '--yes'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    check(d.status === 0, `vm destroy exited ${d.status}`);
+    check(!execFileSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'], { encoding: 'utf8' }).includes(VM), 'domain still defined');
+    check(dig(info.fqdn, 'A') === '', 'A record still there');
+  }
+  console.log(`\ndemo: ok in ${secs()} s`);
+}
+
+main().catch((err: unknown) => {
+  console.error(`\n${err instanceof Error ? err.message : String(err)}`);
+  console.log(`demo: failed at ${step}`);
+  process.exitCode = 1;
+});
