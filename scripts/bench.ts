@@ -56,7 +56,7 @@ async function benchWipe() {
   const dev = `/dev/${VG}/${lv}`;
   const size = 2 * 1024 ** 3;
   try {
-    const dd = () => time(() => run(['dd', 'if=/dev/zero', `of=${dev}`, 'bs=4M', 'oflag=direct', 'status=none']));
+    const dd = () => time(() => run(['dd', 'if=/dev/zero', `of=${dev}`, 'bs=4M', `count=${size / (4 * 1024 ** 2)}`, 'oflag=direct', 'status=none']));
     const wipe = (offload: boolean) => timeAsync(() => zeroVolume(runCommand, dev, size, { stepBytes: 256 * 1024 ** 2, offload, verify: 'sample' }));
     const base: number[] = [];
     const off: number[] = [];

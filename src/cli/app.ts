@@ -26,7 +26,9 @@ import {
 } from '../service/vm.ts';
 import { printJson, table, wipeProgressReporter } from './output.ts';
 import { ctxFor, g, loadConfig } from './common.ts';
+import { registerAccessCommands } from './commands-access.ts';
 import { registerDnsCommands } from './commands-dns.ts';
+import { addUser, describeAccount, readSshKeyArgs } from '../service/access.ts';
 
 function parseCount(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 4096) {
@@ -111,6 +113,7 @@ export function buildProgram(version: string): Command {
     .option('--no-network', 'no network interface')
     .option('--start', 'start the VM after creating it')
     .option('--image <file>', 'write this raw or qcow2 disk image onto the new volume')
+    .option('--ssh-key <key|file>', "make sure the owner's host account exists with this SSH public key (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--force', "replace DNS data at the VM's names that raptor did not write")
     .option('--wait-for <regex>', 'with --start: wait until a console line matches')
     .option('--timeout <s>', 'seconds --wait-for waits', '300')
@@ -139,6 +142,7 @@ export function buildProgram(version: string): Command {
         force: Boolean(o.force),
       };
       if (req.noNetwork && req.bridge !== undefined) throw badInput('--bridge and --no-network cannot be used together');
+      const sshKeys = readSshKeyArgs(o.sshKey as string[]);
       const ctx = ctxFor(cmd);
       const image = o.image !== undefined ? await inspectImage(ctx, String(o.image)) : undefined;
       if (image) Object.assign(req, { image });
@@ -162,6 +166,9 @@ export function buildProgram(version: string): Command {
         ...(!json && process.stderr.isTTY ? { onImageProgress: (c: string) => process.stderr.write(c.replace(/\n/g, '\r')) } : {}),
       });
       const createdMs = Date.now() - t0;
+      // the account comes after the VM, so a refused create (exit 2/3) leaves accounts untouched too
+      const account = sshKeys.length ? await addUser(ctx, vmId.user, sshKeys) : undefined;
+      if (account && !json) for (const line of account.nixos ? [account.nixos] : describeAccount(account)) log(line);
       if (!json) {
         process.stdout.write(`created ${plan.names.domain} in ${(createdMs / 1000).toFixed(1)} s: CPUs ${formatCpuList(plan.spec.vcpuPins)}, ${plan.spec.network ? `${plan.spec.network.bridge} (${plan.spec.network.mac})` : 'no network'}, disk ${plan.names.lvPath}\n`);
       }
@@ -174,6 +181,7 @@ export function buildProgram(version: string): Command {
           allocation: allocationOf(plan),
           steps: reports.map((r) => ({ kind: r.step.kind, status: r.status, ms: Math.round(r.ms) })),
           createdMs,
+          ...(account ? { account: { user: account.user, created: account.accountCreated, keysAdded: account.keysAdded.length } } : {}),
           ...(waited ? { console: { matched: waited.match, lines: waited.lines } } : {}),
         });
       }
@@ -290,6 +298,7 @@ export function buildProgram(version: string): Command {
     });
 
   registerDnsCommands(program);
+  registerAccessCommands(program);
   return program;
 }
 

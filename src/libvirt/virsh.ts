@@ -148,7 +148,9 @@ export function normalizeState(s: string): DomainState {
 export function classifyVirshError(err: unknown): unknown {
   if (!(err instanceof CommandError)) return err;
   const s = err.stderr;
-  const line = s.split('\n').find((l) => l.startsWith('error:') && !l.startsWith('error: failed to get domain')) ?? s.split('\n').find((l) => l.startsWith('error:')) ?? '';
+  // virsh prints a generic first line ("failed to connect to the hypervisor") before the reason
+  const generic = /^error: (failed to get domain|failed to connect to the hypervisor)/;
+  const line = s.split('\n').find((l) => l.startsWith('error:') && !generic.test(l)) ?? s.split('\n').find((l) => l.startsWith('error:')) ?? '';
   // libvirt's VIR_ERR_NO_DOMAIN ("Domain not found") and VIR_ERR_OPERATION_DENIED ("access denied")
   if (/Domain not found|failed to get domain/.test(s)) {
     return notFound(line.replace(/^error:\s*/, '') || 'domain not found');

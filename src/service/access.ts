@@ -1,0 +1,589 @@
+// Accounts and access: the service functions behind `raptor user …` and `raptor host init|check`
+// (DESIGN §1 "accounts" and "access"). Front ends call these; they never shell out themselves.
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, basename } from 'node:path';
+import { notAllowed, notFound, conflict, badInput, RaptorError } from '../core/errors.ts';
+import { tryParseVmId, validateUser } from '../core/naming.ts';
+import { acquireHostLock } from '../host/lock.ts';
+import { appendAudit } from '../host/audit.ts';
+import { Accounts, FIRST_ORDINARY_UID, installAuthorizedKeys, type Account } from '../access/accounts.ts';
+import { ensurePolkitAccessDriver, hasPolkitAccessDriver, ACCESS_DRIVERS_LINE } from '../access/libvirt-conf.ts';
+import { nixosHostConfig, nixosInstructions, nixosUserConfig } from '../access/nixos.ts';
+import { renderPolkitRules } from '../access/polkit-rules.ts';
+import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KEY_TYPES, uniqueKeys, type SshPublicKey } from '../access/ssh-keys.ts';
+import { checkZones, openDns } from '../dns/service.ts';
+import type { Context } from './vm.ts';
+
+export interface AccessContext extends Context {
+  /** where the host's files are ('/' on a real host; a fake root in tests) */
+  rootDir?: string;
+}
+
+/** A host path under the context's root directory. */
+export const hostPath = (ctx: AccessContext, path: string): string => (ctx.rootDir && ctx.rootDir !== '/' ? join(ctx.rootDir, path) : path);
+
+/** NixOS declares accounts, groups, polkit rules and libvirtd.conf; raptor then prints, not writes. */
+export const isNixos = (ctx: AccessContext): boolean => existsSync(hostPath(ctx, '/etc/NIXOS'));
+
+export const adminWho = (ctx: Context): string => `root or a member of ${ctx.config.access.admin_groups.join('/')}`;
+
+/** Admin-only commands call this first: root, or a member of an admin group (DESIGN §1). */
+export async function requireAdmin(ctx: Context, what: string): Promise<void> {
+  if (process.getuid?.() === 0) return;
+  const mine = (await ctx.run(['id', '-Gn'], { timeoutMs: 30_000 })).stdout.trim().split(/\s+/);
+  if (ctx.config.access.admin_groups.some((g) => mine.includes(g))) return;
+  throw notAllowed(`${what} needs an admin (${adminWho(ctx)}); vm-users may only list, show, start, stop, reboot and open the console of their own VMs`);
+}
+
+function withLockAndAudit<T>(ctx: Context, what: string, fn: () => Promise<T>, summary: (r: T) => string[]): Promise<T> {
+  const lock = acquireHostLock(ctx.config.lock_file, { timeoutS: 600 });
+  return fn()
+    .then((r) => {
+      appendAudit(ctx.config.audit_log, { command: ctx.commandLine, plan: [what, ...summary(r)], result: 'ok' });
+      return r;
+    })
+    .catch((err: unknown) => {
+      appendAudit(ctx.config.audit_log, { command: ctx.commandLine, plan: [what], result: 'failed', error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    })
+    .finally(() => lock.release());
+}
+
+// ---- SSH keys from the command line -------------------------------------------------------------
+
+const startsLikeKeyText = (v: string): boolean =>
+  (SUPPORTED_KEY_TYPES as readonly string[]).some((t) => v.startsWith(`${t} `)) || /\s/.test(v.trim()) || looksLikePrivateKey(v);
+
+/**
+ * `--ssh-key` values: a key's text, or the path of a file holding keys (a .pub). All are read and
+ * validated before anything changes; a bad one is bad input (exit 2), a private key is refused.
+ */
+export function readSshKeyArgs(values: string[]): SshPublicKey[] {
+  const keys: SshPublicKey[] = [];
+  for (const v of values) {
+    if (startsLikeKeyText(v)) {
+      keys.push(...parsePublicKeys(v, '--ssh-key'));
+      continue;
+    }
+    let text: string;
+    try {
+      text = readFileSync(v, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && !v.includes('/') && !v.endsWith('.pub')) {
+        throw badInput(`--ssh-key "${v.slice(0, 40)}": neither an SSH public key ("TYPE BASE64 [COMMENT]") nor a file`);
+      }
+      throw badInput(`--ssh-key ${v}: cannot read the file (${code ?? (err as Error).message})`);
+    }
+    if (looksLikePrivateKey(text)) throw badInput(`--ssh-key ${v}: ${PRIVATE_KEY_WARNING}`);
+    keys.push(...parsePublicKeys(text, v));
+  }
+  return uniqueKeys(keys);
+}
+
+// ---- accounts -----------------------------------------------------------------------------------
+
+export interface AccountResult {
+  user: string;
+  dryRun: boolean;
+  groupCreated: boolean;
+  accountCreated: boolean;
+  addedToGroup: boolean;
+  keysAdded: SshPublicKey[];
+  keysPresent: SshPublicKey[];
+  modesFixed: string[];
+  authorizedKeys: string | null;
+  changed: boolean;
+  /** on NixOS: the configuration to add (nothing was changed) */
+  nixos?: string;
+}
+
+function ordinaryAccount(acct: Account, ctx: Context): void {
+  if (acct.uid < FIRST_ORDINARY_UID) {
+    throw notAllowed(`${acct.name} is a system account (uid ${acct.uid}); raptor only manages ordinary accounts (uid >= ${FIRST_ORDINARY_UID}) for ${ctx.config.access.user_group}`);
+  }
+}
+
+/**
+ * Make sure USER has an account in the user group with these keys (DESIGN §1 "accounts"):
+ * creates what is missing, adds only keys not already there. Validate keys (readSshKeyArgs)
+ * before calling. Takes no lock: `vm create` calls it while holding the host lock.
+ */
+export async function ensureAccount(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean } = {}): Promise<AccountResult> {
+  validateUser(user);
+  const group = ctx.config.access.user_group;
+  const base: AccountResult = {
+    user,
+    dryRun: Boolean(opts.dryRun),
+    groupCreated: false,
+    accountCreated: false,
+    addedToGroup: false,
+    keysAdded: [],
+    keysPresent: [],
+    modesFixed: [],
+    authorizedKeys: null,
+    changed: false,
+  };
+  if (isNixos(ctx)) {
+    return { ...base, keysAdded: keys, nixos: nixosInstructions('accounts', nixosUserConfig(user, group, keys)) };
+  }
+  const accounts = new Accounts(ctx.run);
+  const result = { ...base };
+  const existing = await accounts.user(user);
+  if (existing) ordinaryAccount(existing, ctx);
+  if (!(await accounts.group(group))) {
+    if (!opts.dryRun) await accounts.createGroup(group);
+    result.groupCreated = true;
+  }
+  if (!existing) {
+    if (!opts.dryRun) await accounts.createUser(user, group);
+    result.accountCreated = true;
+  } else if (!(await accounts.groupsOf(user)).includes(group)) {
+    if (!opts.dryRun) await accounts.addToGroup(user, group);
+    result.addedToGroup = true;
+  }
+  const acct = opts.dryRun ? existing : await accounts.user(user);
+  if (!opts.dryRun && !acct) throw new RaptorError('unexpected', `useradd succeeded but getent passwd ${user} finds no account`);
+  if (acct && keys.length > 0) {
+    const inst = installAuthorizedKeys(acct, keys, opts);
+    Object.assign(result, { keysAdded: inst.added, keysPresent: inst.present, modesFixed: inst.modesFixed, authorizedKeys: inst.path });
+  } else if (!acct) {
+    result.keysAdded = keys;
+  }
+  result.changed = result.groupCreated || result.accountCreated || result.addedToGroup || result.keysAdded.length > 0 || result.modesFixed.length > 0;
+  return result;
+}
+
+/** `raptor user add`: ensureAccount under the host lock, audited. */
+export async function addUser(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean } = {}): Promise<AccountResult> {
+  validateUser(user);
+  if (opts.dryRun || isNixos(ctx)) return ensureAccount(ctx, user, keys, opts);
+  return withLockAndAudit(ctx, `user add ${user}`, () => ensureAccount(ctx, user, keys), (r) => describeAccount(r));
+}
+
+export function describeAccount(r: AccountResult): string[] {
+  const would = r.dryRun ? 'would ' : '';
+  const lines: string[] = [];
+  if (r.groupCreated) lines.push(`${would}create group`);
+  if (r.accountCreated) lines.push(`${would}create account ${r.user}`);
+  if (r.addedToGroup) lines.push(`${would}add ${r.user} to the user group`);
+  for (const k of r.keysAdded) lines.push(`${would}install key ${k.type} ${k.fingerprint}${k.comment ? ` (${k.comment})` : ''}`);
+  for (const k of r.keysPresent) lines.push(`key already installed: ${k.type} ${k.fingerprint}`);
+  for (const m of r.modesFixed) lines.push(`${would}fix mode ${m}`);
+  return lines;
+}
+
+export async function vmsOf(ctx: Context, user: string): Promise<string[]> {
+  return (await ctx.virsh.listAll())
+    .map((d) => d.name)
+    .filter((n) => tryParseVmId(n)?.user === user)
+    .sort();
+}
+
+export interface RemoveResult {
+  user: string;
+  removed: boolean;
+  homeRemoved: boolean;
+  dryRun: boolean;
+  nixos?: string;
+}
+
+/** `raptor user remove`: refuses while the user owns VMs (exit 3); home kept unless purge. */
+export async function removeUser(ctx: AccessContext, user: string, opts: { purge?: boolean; dryRun?: boolean } = {}): Promise<RemoveResult> {
+  validateUser(user);
+  const purge = Boolean(opts.purge);
+  const check = async (): Promise<Account> => {
+    const accounts = new Accounts(ctx.run);
+    const acct = await accounts.user(user);
+    if (!acct) throw notFound(`no account ${user}`);
+    ordinaryAccount(acct, ctx);
+    const group = ctx.config.access.user_group;
+    if (!(await accounts.groupsOf(user)).includes(group)) {
+      throw notAllowed(`${user} is not in ${group}: raptor only removes the accounts of VM users`);
+    }
+    const vms = await vmsOf(ctx, user);
+    if (vms.length) throw conflict(`${user} still owns ${vms.join(', ')}: destroy them first (raptor vm destroy), then remove the account`);
+    return acct;
+  };
+  if (isNixos(ctx)) {
+    await check();
+    return {
+      user,
+      removed: false,
+      homeRemoved: false,
+      dryRun: Boolean(opts.dryRun),
+      nixos: `# This is NixOS (/etc/NIXOS exists): raptor changed nothing. Delete users.users.${user} from\n# /etc/nixos/configuration.nix, then run: nixos-rebuild switch${purge ? `\n# (the home directory stays; remove it by hand if it should go)` : ''}\n`,
+    };
+  }
+  if (opts.dryRun) {
+    await check();
+    return { user, removed: false, homeRemoved: false, dryRun: true };
+  }
+  return withLockAndAudit(
+    ctx,
+    `user remove ${user}${purge ? ' --purge' : ''}`,
+    async () => {
+      await check();
+      await new Accounts(ctx.run).removeUser(user, purge);
+      return { user, removed: true, homeRemoved: purge, dryRun: false };
+    },
+    () => [],
+  );
+}
+
+export interface UserEntry {
+  user: string;
+  uid: number;
+  home: string;
+  vms: string[];
+}
+
+/** Members of the user group, each with the VMs named after them. */
+export async function listUsers(ctx: Context): Promise<UserEntry[]> {
+  const accounts = new Accounts(ctx.run);
+  const group = await accounts.group(ctx.config.access.user_group);
+  if (!group) return [];
+  const domains = (await ctx.virsh.listAll()).map((d) => d.name).sort();
+  const out: UserEntry[] = [];
+  for (const name of [...group.members].sort()) {
+    const acct = await accounts.user(name);
+    out.push({ user: name, uid: acct?.uid ?? -1, home: acct?.home ?? '', vms: domains.filter((d) => tryParseVmId(d)?.user === name) });
+  }
+  return out;
+}
+
+// ---- host files ---------------------------------------------------------------------------------
+
+const MODULAR_DAEMON_RE = /^virt(?!logd|lockd)[a-z]+d\.conf$/;
+
+/** The libvirt daemon configs that must turn the polkit access driver on (config, else the host's). */
+export function libvirtDaemonConfigs(ctx: AccessContext): string[] {
+  const explicit = ctx.config.access.libvirt_daemon_configs;
+  if (explicit) return explicit;
+  const dir = hostPath(ctx, '/etc/libvirt');
+  let modular: string[] = [];
+  try {
+    modular = readdirSync(dir).filter((f) => MODULAR_DAEMON_RE.test(f)).sort().map((f) => `/etc/libvirt/${f}`);
+  } catch {
+    // no /etc/libvirt: nothing found, host check says so
+  }
+  return ['/etc/libvirt/libvirtd.conf', ...modular].filter((p) => existsSync(hostPath(ctx, p)));
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Replace a file atomically (temp file in the same directory + rename), keeping its mode. */
+function writeAtomic(path: string, text: string, mode: number): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.raptor-${process.pid}`);
+  try {
+    writeFileSync(tmp, text, { mode, flag: 'w' });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+export type InitStatus = 'ok' | 'changed' | 'would change';
+
+export interface InitItem {
+  item: string;
+  status: InitStatus;
+  detail: string;
+}
+
+export interface InitResult {
+  dryRun: boolean;
+  changed: boolean;
+  items: InitItem[];
+  /** a daemon config changed: libvirt reads it only at start */
+  restartNeeded: boolean;
+  restart: { done: boolean; detail: string } | null;
+  nixos?: string;
+}
+
+/** `raptor host init`: polkit rules, access_drivers in libvirt's daemon configs, the user group. Idempotent. */
+export async function hostInit(ctx: AccessContext, opts: { dryRun?: boolean; restart?: boolean } = {}): Promise<InitResult> {
+  const access = ctx.config.access;
+  const rules = renderPolkitRules(access);
+  if (isNixos(ctx)) {
+    return {
+      dryRun: Boolean(opts.dryRun),
+      changed: false,
+      items: [],
+      restartNeeded: false,
+      restart: null,
+      nixos: nixosInstructions('groups, polkit rules and libvirtd.conf', nixosHostConfig(access.user_group, rules)),
+    };
+  }
+  const run = async (): Promise<InitResult> => {
+    const dry = Boolean(opts.dryRun);
+    const items: InitItem[] = [];
+    const touched = (): InitStatus => (dry ? 'would change' : 'changed');
+    const accounts = new Accounts(ctx.run);
+
+    if (await accounts.group(access.user_group)) items.push({ item: `group ${access.user_group}`, status: 'ok', detail: 'exists' });
+    else {
+      if (!dry) await accounts.createGroup(access.user_group);
+      items.push({ item: `group ${access.user_group}`, status: touched(), detail: dry ? 'missing: would be created' : 'created' });
+    }
+    const admins = [];
+    for (const g of access.admin_groups) if (await accounts.group(g)) admins.push(g);
+    items.push({
+      item: 'admin groups',
+      status: 'ok',
+      detail: admins.length ? `present: ${admins.join(', ')} (raptor does not create admin groups)` : `none of ${access.admin_groups.join(', ')} exists; only root is an admin`,
+    });
+
+    const rulesPath = hostPath(ctx, access.polkit_rules_file);
+    const current = readIfExists(rulesPath);
+    if (current === rules) items.push({ item: `polkit rules ${access.polkit_rules_file}`, status: 'ok', detail: 'current' });
+    else {
+      if (!dry) writeAtomic(rulesPath, rules, 0o644);
+      items.push({ item: `polkit rules ${access.polkit_rules_file}`, status: touched(), detail: `${current === undefined ? 'missing' : 'differs from the rendered rules'}: ${dry ? 'would be written' : 'written (polkitd reloads it by itself)'}` });
+    }
+
+    const confs = libvirtDaemonConfigs(ctx);
+    if (confs.length === 0) {
+      throw notFound(`no libvirt daemon config found (/etc/libvirt/libvirtd.conf, /etc/libvirt/virt*d.conf): set access.libvirt_daemon_configs in the raptor config`);
+    }
+    let restartNeeded = false;
+    const changedConfs: string[] = [];
+    for (const conf of confs) {
+      const path = hostPath(ctx, conf);
+      const text = readIfExists(path) ?? '';
+      const edit = ensurePolkitAccessDriver(text);
+      if (!edit.changed) {
+        items.push({ item: `libvirt ${conf}`, status: 'ok', detail: 'access_drivers has "polkit"' });
+        continue;
+      }
+      if (!dry) writeAtomic(path, edit.text, existsSync(path) ? statSync(path).mode & 0o777 : 0o644);
+      restartNeeded = true;
+      changedConfs.push(conf);
+      items.push({ item: `libvirt ${conf}`, status: touched(), detail: `${edit.before ? `access_drivers is [${edit.before.join(', ')}]` : 'no access_drivers'}: ${dry ? 'would get' : 'now has'} ${ACCESS_DRIVERS_LINE}` });
+    }
+    const changed = items.some((i) => i.status !== 'ok');
+    let restart: InitResult['restart'] = null;
+    if (restartNeeded && opts.restart && !dry) restart = await restartLibvirt(ctx, changedConfs);
+    return { dryRun: dry, changed, items, restartNeeded, restart };
+  };
+  if (opts.dryRun) return run();
+  return withLockAndAudit(ctx, 'host init', run, (r) => r.items.filter((i) => i.status !== 'ok').map((i) => `${i.item}: ${i.detail}`));
+}
+
+/** Restart the daemons whose config changed, when systemd runs them; else say who must. */
+export async function restartLibvirt(ctx: AccessContext, confs: string[]): Promise<{ done: boolean; detail: string }> {
+  const units = confs.map((c) => `${basename(c, '.conf')}.service`);
+  if (!existsSync(hostPath(ctx, '/run/systemd/system'))) {
+    return { done: false, detail: `systemd does not run this host's services: restart ${units.map((u) => u.replace('.service', '')).join(', ')} with whatever supervises it` };
+  }
+  const restarted: string[] = [];
+  for (const unit of units) {
+    const active = await ctx.run(['systemctl', 'is-active', '--quiet', unit], { okCodes: [0, 3, 4], timeoutMs: 30_000 });
+    if (active.code !== 0) continue;
+    await ctx.run(['systemctl', 'restart', unit], { timeoutMs: 120_000 });
+    restarted.push(unit);
+  }
+  return restarted.length
+    ? { done: true, detail: `restarted ${restarted.join(', ')}` }
+    : { done: false, detail: `none of ${units.join(', ')} is active under systemd: restart the libvirt daemon with whatever supervises it` };
+}
+
+// ---- host check ---------------------------------------------------------------------------------
+
+export interface CheckLine {
+  check: string;
+  ok: boolean;
+  detail: string;
+  fix: string | null;
+}
+
+function writableDetail(path: string): { ok: boolean; detail: string } {
+  let p = path;
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  try {
+    accessSync(p, constants.W_OK);
+    return { ok: true, detail: p === path ? `${path} writable` : `${path} can be created (under ${p})` };
+  } catch {
+    return { ok: false, detail: `${p} is not writable by uid ${process.getuid?.()}` };
+  }
+}
+
+/** libvirt's unix socket for a qemu:///system URI, as the client picks it (modular first). */
+function libvirtSockets(ctx: AccessContext): string[] {
+  if (!/^qemu:\/\/\/system\b/.test(ctx.config.libvirt_uri)) return [];
+  return ['/run/libvirt/virtqemud-sock', '/run/libvirt/libvirt-sock'].filter((p) => existsSync(hostPath(ctx, p)));
+}
+
+const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Every rule and dependency raptor relies on, each ok or wrong with the exact fix. */
+export async function hostCheck(ctx: AccessContext, opts: { configPath?: string } = {}): Promise<CheckLine[]> {
+  const cfg = ctx.config;
+  const access = cfg.access;
+  const out: CheckLine[] = [];
+  const add = (check: string, ok: boolean, detail: string, fix: string) => out.push({ check, ok, detail, fix: ok ? null : fix });
+  const nixos = isNixos(ctx);
+  const nixFix = 'add the output of `raptor host init` to /etc/nixos/configuration.nix and run nixos-rebuild switch';
+
+  // libvirt
+  try {
+    const v = await ctx.virsh.exec(['version', '--daemon']);
+    const daemon = /Running against daemon:\s*(.+)/.exec(v)?.[1]?.trim();
+    add('libvirt reachable', true, `${cfg.libvirt_uri}${daemon ? ` (daemon ${daemon})` : ''}`, '');
+  } catch (err) {
+    add('libvirt reachable', false, errMessage(err), `start the libvirt daemon (systemctl start libvirtd, or virtqemud on a modular host) and check libvirt_uri (${cfg.libvirt_uri}) in the raptor config`);
+  }
+
+  // the ACL driver in each daemon config
+  if (nixos) {
+    // NixOS builds libvirt with sysconfdir /var/lib and copies the generated libvirtd.conf there
+    const nixConf = ctx.config.access.libvirt_daemon_configs?.[0] ?? '/var/lib/libvirt/libvirtd.conf';
+    const text = readIfExists(hostPath(ctx, nixConf));
+    add('libvirt ACL driver', text !== undefined && hasPolkitAccessDriver(text), `${nixConf} ${text === undefined ? 'missing' : hasPolkitAccessDriver(text) ? 'has access_drivers = [ "polkit" ]' : 'lacks access_drivers = [ "polkit" ]'}`, nixFix);
+  } else {
+    const confs = libvirtDaemonConfigs(ctx);
+    if (confs.length === 0) add('libvirt ACL driver', false, 'no libvirt daemon config found', 'set access.libvirt_daemon_configs in the raptor config to the daemon\'s config file(s), then run raptor host init');
+    for (const conf of confs) {
+      let text: string | undefined;
+      let why = '';
+      try {
+        text = readIfExists(hostPath(ctx, conf));
+      } catch (err) {
+        why = errMessage(err);
+      }
+      const ok = text !== undefined && hasPolkitAccessDriver(text);
+      add(`libvirt ACL driver (${conf})`, ok, text === undefined ? why || `${conf} missing` : ok ? 'access_drivers = [ "polkit" ]' : 'no access_drivers = [ "polkit" ]: every user libvirt lets in may do everything', `raptor host init (adds ${ACCESS_DRIVERS_LINE} to ${conf}), then restart the daemon (raptor host init --restart)`);
+    }
+  }
+
+  // the socket vm-users connect to
+  for (const sock of libvirtSockets(ctx)) {
+    const st = statSync(hostPath(ctx, sock));
+    const mode = st.mode & 0o777;
+    const userGroupGid = (await new Accounts(ctx.run).group(access.user_group))?.gid;
+    const ok = (mode & 0o006) === 0o006 || (userGroupGid !== undefined && st.gid === userGroupGid && (mode & 0o060) === 0o060);
+    add(
+      `libvirt socket ${sock}`,
+      ok,
+      `mode 0${mode.toString(8)}, group gid ${st.gid}${ok ? `: ${access.user_group} can connect (polkit decides what they may do)` : `: ${access.user_group} cannot connect`}`,
+      `let everyone reach the socket and polkit decide: unix_sock_rw_perms = "0777" with auth_unix_rw = "polkit" in the daemon config (under systemd socket activation: SocketMode=0666 in a drop-in for ${sock.includes('virtqemud') ? 'virtqemud' : 'libvirtd'}.socket), then restart the daemon`,
+    );
+  }
+
+  // polkit rules
+  const rules = renderPolkitRules(access);
+  if (nixos) {
+    const nixRules = readIfExists(hostPath(ctx, '/etc/polkit-1/rules.d/10-nixos.rules'));
+    const squash = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).join('\n');
+    const ok = nixRules !== undefined && squash(nixRules).includes(squash(rules));
+    add('polkit rules', ok, ok ? '/etc/polkit-1/rules.d/10-nixos.rules holds the current rules' : 'security.polkit.extraConfig does not hold the current rules', nixFix);
+  } else {
+    let current: string | undefined;
+    let why = '';
+    try {
+      current = readIfExists(hostPath(ctx, access.polkit_rules_file));
+    } catch (err) {
+      why = `cannot read it: ${(err as NodeJS.ErrnoException).code ?? errMessage(err)}${process.getuid?.() !== 0 ? ' (run host check as root)' : ''}`;
+    }
+    const ok = current === rules;
+    add(
+      'polkit rules',
+      ok,
+      `${access.polkit_rules_file} ${ok ? 'is current' : why || (current === undefined ? 'is missing' : 'differs from the rules this config renders')}`,
+      `raptor host init (installs ${access.polkit_rules_file}; polkitd reloads it by itself)`,
+    );
+  }
+
+  // groups
+  const accounts = new Accounts(ctx.run);
+  const ug = await accounts.group(access.user_group);
+  add(`group ${access.user_group}`, ug !== undefined, ug ? `gid ${ug.gid}, ${ug.members.length} member(s)` : 'missing', nixos ? nixFix : `raptor host init (or: groupadd ${access.user_group})`);
+  const present: string[] = [];
+  for (const g of access.admin_groups) if (await accounts.group(g)) present.push(g);
+  add(
+    'admin groups',
+    present.length > 0,
+    present.length ? `present: ${present.join(', ')}${present.length < access.admin_groups.length ? `; absent: ${access.admin_groups.filter((g) => !present.includes(g)).join(', ')}` : ''}` : `none of ${access.admin_groups.join(', ')} exists`,
+    `create one and add the admins: groupadd ${access.admin_groups[0] ?? 'libvirt'} && usermod -aG ${access.admin_groups[0] ?? 'libvirt'} ADMIN`,
+  );
+
+  // firmware
+  let loaders: string[] | undefined;
+  const suggest = async (): Promise<string> => {
+    if (loaders === undefined) {
+      try {
+        const xml = await ctx.virsh.exec(['domcapabilities', '--virttype', cfg.domain_type, '--machine', cfg.machine]);
+        const loader = /<loader\b[^>]*>([\s\S]*?)<\/loader>/.exec(xml)?.[1] ?? '';
+        loaders = [...loader.matchAll(/<value>([^<]+)<\/value>/g)].map((m) => m[1]!);
+      } catch {
+        loaders = [];
+      }
+    }
+    return loaders.length ? `; virsh domcapabilities lists: ${loaders.join(', ')}` : '';
+  };
+  for (const [key, path] of [['firmware.code', cfg.firmware.code], ['firmware.vars', cfg.firmware.vars]] as const) {
+    const ok = existsSync(hostPath(ctx, path));
+    add(key, ok, `${path} ${ok ? 'present' : 'missing'}`, ok ? '' : `install OVMF with Secure Boot (Debian: apt install ovmf; NixOS: virtualisation.libvirtd.qemu.ovmf.enable) or set ${key} in the raptor config${key === 'firmware.code' ? await suggest() : ' to the VARS template beside the code file (Microsoft keys: *_VARS*.ms.fd)'}`);
+  }
+
+  // LVM
+  try {
+    const vg = await ctx.lvm.vg(cfg.storage.vg);
+    if (!vg) add(`volume group ${cfg.storage.vg}`, false, 'missing', `create it: vgcreate ${cfg.storage.vg} /dev/DEVICE (or set storage.vg in the raptor config)`);
+    else {
+      const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+      add(`volume group ${cfg.storage.vg}`, vg.freeBytes > 0, `${gib(vg.freeBytes)} free of ${gib(vg.sizeBytes)}`, `no free space: vgextend ${cfg.storage.vg} /dev/DEVICE, or destroy VMs that are no longer needed`);
+    }
+  } catch (err) {
+    add(`volume group ${cfg.storage.vg}`, false, errMessage(err), `check storage.lvm_command (${cfg.storage.lvm_command}) and run host check as root`);
+  }
+
+  // bridges
+  for (const b of cfg.bridges) {
+    const dev = hostPath(ctx, `/sys/class/net/${b.name}`);
+    const exists = existsSync(dev);
+    const isBridge = exists && existsSync(join(dev, 'bridge'));
+    add(`bridge ${b.name}`, isBridge, exists ? (isBridge ? `present (${b.mac}${b.ipv4 ? ` -> ${b.ipv4}` : ''})` : 'present but not a bridge') : 'missing', `create it: ip link add ${b.name} type bridge && ip link set ${b.name} up (and give MAC ${b.mac} its address in the DHCP server), or remove it from [[bridges]]`);
+  }
+
+  // DNS
+  if (!cfg.dns.enabled) add('DNS', true, 'turned off (dns.enabled = false)', '');
+  else {
+    const zones = [cfg.dns.zone, ...cfg.dns.reverse_zones];
+    try {
+      const dns = await openDns(cfg, { timeoutMs: 5000 });
+      await checkZones(dns, zones);
+      add('DNS', true, `${cfg.dns.server}:${cfg.dns.port} serves ${zones.join(', ')} and accepts the TSIG key in ${cfg.dns.tsig_key_file}`, '');
+    } catch (err) {
+      add('DNS', false, errMessage(err), `check [dns] in the raptor config (server ${cfg.dns.server}, port ${cfg.dns.port}, zones ${zones.join(', ')}), that ${cfg.dns.tsig_key_file} holds the key the server has for updates (read by root only: chmod 0600), and that the server is running`);
+    }
+  }
+
+  // lock and audit
+  for (const [check, path] of [['lock file', cfg.lock_file], ['audit log', cfg.audit_log]] as const) {
+    const w = writableDetail(path);
+    add(check, w.ok, w.detail, `run changing commands as root, or make ${dirname(path)} writable for the admins`);
+  }
+
+  // the config itself: vm-users read it for their own view
+  if (opts.configPath) {
+    let mode: number | undefined;
+    try {
+      mode = lstatSync(opts.configPath).mode & 0o777;
+    } catch {
+      mode = undefined;
+    }
+    const ok = mode !== undefined && (mode & 0o004) !== 0;
+    add('config readable', ok, `${opts.configPath}${mode !== undefined ? ` mode 0${mode.toString(8)}` : ' missing'}${ok ? '' : `: ${access.user_group} cannot run raptor vm list`}`, `chmod 0644 ${opts.configPath} (it holds no secrets; the TSIG key lives in its own file)`);
+  }
+  return out;
+}

@@ -1,0 +1,280 @@
+// THE PROOF (issue 5): real accounts, the real polkitd and libvirtd with the polkit access driver,
+// and the rules `raptor host init` installs. alice and bob are vm-users, carol is in wheel, dave in
+// no group; every cell runs as that user and is checked against DESIGN §1.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { raptor } from './lib/raptor.ts';
+import {
+  accessConfigPath,
+  asUser,
+  consoleAs,
+  defineTinyDomain,
+  defineXml,
+  domainState,
+  ensureBuilt,
+  groupExists,
+  raptorAs,
+  removeAccount,
+  removeTinyDomain,
+  root,
+  rootOk,
+  TEST_KEYS,
+  URI,
+  waitFor,
+  type Out,
+} from './lib/users.ts';
+
+const USERS = ['alice', 'bob', 'carol', 'dave'] as const;
+type User = (typeof USERS)[number];
+const DOMAINS = ['alice-a', 'bob-b'];
+const INTERACT_OPS = new Set(['list', 'dominfo', 'dumpxml', 'console', 'start', 'shutdown', 'reboot', 'reset', 'destroy']);
+
+type Verdict = 'allowed' | 'denied' | 'error';
+// A refused lookup (domain.getattr) shows in virsh only as "failed to get domain X" (libvirtd logs
+// "virDomainLookupByNameEnsureACL: access denied"); the domain exists then (bringTo defines it), so
+// that message is a denial here, never a missing domain.
+const DENIED_RE = /access denied|authentication unavailable|not authorized|Authorization not available|failed to get domain/i;
+
+/** libvirt's reason, for the printed list of denials (the last "error:" line). */
+let lastWhy = '';
+const judge = (o: Out): Verdict => {
+  lastWhy = o.code === 0 ? '' : (o.stderr.split('\n').filter((l) => l.startsWith('error:')).pop() ?? o.stderr.trim()).replace(/\r/g, '');
+  return o.code === 0 ? 'allowed' : DENIED_RE.test(o.stderr) ? 'denied' : 'error';
+};
+const virshAs = (user: string, args: string[]): Out => asUser(user, ['virsh', '-c', URI, ...args]);
+
+interface Op {
+  name: string;
+  needs: 'running' | 'shut off' | 'any';
+  run: (user: User, dom: string) => Promise<Verdict> | Verdict;
+  /** put the domain back as it was, as root */
+  restore?: (dom: string) => void;
+}
+
+const editFile = (user: string, dom: string): string => {
+  const path = `/tmp/raptor-mx-${process.pid}-${user}-${dom}.xml`;
+  writeFileSync(path, ORIGINAL.get(dom)!.replace(/<\/name>/, `</name>\n  <description>edited by ${user}</description>`), { mode: 0o644 });
+  return path;
+};
+
+/** The domains' XML as libvirt filled it in (with its uuid), to put them back after an edit. */
+const ORIGINAL = new Map<string, string>();
+const redefine = (dom: string) => defineXml(ORIGINAL.get(dom)!);
+
+const OPS: Op[] = [
+  {
+    name: 'list',
+    needs: 'any',
+    run: (u, d) => {
+      const o = virshAs(u, ['list', '--all', '--name']);
+      if (o.code !== 0) return judge(o);
+      lastWhy = `not in virsh list --all (sees: ${o.stdout.split('\n').map((s) => s.trim()).filter(Boolean).join(', ') || 'nothing'})`;
+      return o.stdout.split('\n').map((s) => s.trim()).includes(d) ? 'allowed' : 'denied';
+    },
+  },
+  { name: 'dominfo', needs: 'any', run: (u, d) => judge(virshAs(u, ['dominfo', d])) },
+  { name: 'dumpxml', needs: 'any', run: (u, d) => judge(virshAs(u, ['dumpxml', d])) },
+  {
+    name: 'console',
+    needs: 'running',
+    run: async (u, d) => {
+      const o = await consoleAs(u, d);
+      lastWhy = o.stdout.split('\n').filter((l) => l.startsWith('error:')).pop()?.replace(/\r/g, '') ?? '';
+      return /Connected to domain/.test(o.stdout) ? 'allowed' : DENIED_RE.test(o.stdout) ? 'denied' : 'error';
+    },
+  },
+  { name: 'start', needs: 'shut off', run: (u, d) => judge(virshAs(u, ['start', d])) },
+  { name: 'shutdown', needs: 'running', run: (u, d) => judge(virshAs(u, ['shutdown', d])) },
+  { name: 'reboot', needs: 'running', run: (u, d) => judge(virshAs(u, ['reboot', d])) },
+  { name: 'reset', needs: 'running', run: (u, d) => judge(virshAs(u, ['reset', d])) },
+  { name: 'destroy', needs: 'running', run: (u, d) => judge(virshAs(u, ['destroy', d])) },
+  {
+    name: 'define/edit',
+    needs: 'shut off',
+    run: (u, d) => {
+      const file = editFile(u, d);
+      try {
+        return judge(virshAs(u, ['define', file]));
+      } finally {
+        rmSync(file, { force: true });
+      }
+    },
+    restore: redefine,
+  },
+  { name: 'setmem', needs: 'shut off', run: (u, d) => judge(virshAs(u, ['setmem', d, '60M', '--config'])), restore: redefine },
+  {
+    name: 'snapshot-create',
+    needs: 'shut off',
+    run: (u, d) => judge(virshAs(u, ['snapshot-create-as', d, 'mx-snap'])),
+    restore: (d) => void root(['virsh', '-c', URI, 'snapshot-delete', d, 'mx-snap']),
+  },
+  {
+    name: 'undefine',
+    needs: 'shut off',
+    run: (u, d) => judge(virshAs(u, ['undefine', d])),
+    restore: (d) => {
+      if (domainState(d) === undefined) redefine(d);
+    },
+  },
+];
+
+const GROUPS: Record<User, string> = { alice: 'vm-users', bob: 'vm-users', carol: 'wheel', dave: 'no group' };
+
+function expected(user: User, op: string, dom: string): Verdict {
+  if (user === 'carol') return 'allowed';
+  if (user === 'dave') return 'denied';
+  return dom.startsWith(`${user}-`) && INTERACT_OPS.has(op) ? 'allowed' : 'denied';
+}
+
+function bringTo(dom: string, state: Op['needs']): void {
+  if (domainState(dom) === undefined) redefine(dom);
+  const now = domainState(dom);
+  if (state === 'running' && now !== 'running') rootOk(['virsh', '-c', URI, 'start', dom]);
+  if (state === 'shut off' && now !== 'shut off') rootOk(['virsh', '-c', URI, 'destroy', dom]);
+}
+
+describe('access matrix: real users through polkitd and libvirtd', { timeout: 600_000 }, () => {
+  let config = '';
+  let createdWheel = false;
+  let createdUserGroup = false;
+
+  before(async () => {
+    ensureBuilt();
+    config = accessConfigPath();
+    for (const u of USERS) removeAccount(u);
+    for (const d of DOMAINS) removeTinyDomain(d);
+    createdUserGroup = !groupExists('vm-users');
+    const init = await raptor(['host', 'init'], { config });
+    assert.equal(init.code, 0, init.stderr);
+    if (!groupExists('wheel')) {
+      rootOk(['groupadd', 'wheel']);
+      createdWheel = true;
+    }
+    for (const u of ['alice', 'bob'] as const) {
+      const r = await raptor(['user', 'add', u, '--ssh-key', TEST_KEYS[u]], { config });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    rootOk(['useradd', '--create-home', '--shell', '/bin/bash', '--groups', 'wheel', 'carol']);
+    rootOk(['useradd', '--create-home', '--shell', '/bin/bash', 'dave']);
+    for (const d of DOMAINS) {
+      defineTinyDomain(d);
+      ORIGINAL.set(d, rootOk(['virsh', '-c', URI, 'dumpxml', '--inactive', d]));
+    }
+    // polkitd notices the new rules file by itself, a moment later
+    await waitFor('the raptor polkit rules to take effect', () => {
+      const o = virshAs('alice', ['list', '--all', '--name']);
+      const names = o.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+      return o.code === 0 && names.includes('alice-a') && !names.includes('bob-b');
+    });
+  });
+
+  after(() => {
+    for (const d of DOMAINS) removeTinyDomain(d);
+    for (const u of USERS) removeAccount(u);
+    if (createdWheel) root(['groupdel', 'wheel']);
+    if (createdUserGroup) root(['groupdel', 'vm-users']);
+    rmSync(config, { force: true });
+  });
+
+  test('every cell of user x action x own/other is what DESIGN §1 says', async () => {
+    const cells: { user: User; dom: string; op: string; got: Verdict; want: Verdict; why: string }[] = [];
+    const targets: [User, string][] = [
+      ['alice', 'alice-a'],
+      ['alice', 'bob-b'],
+      ['bob', 'bob-b'],
+      ['bob', 'alice-a'],
+      ['carol', 'alice-a'],
+      ['carol', 'bob-b'],
+      ['dave', 'alice-a'],
+      ['dave', 'bob-b'],
+    ];
+    for (const [user, dom] of targets) {
+      for (const op of OPS) {
+        bringTo(dom, op.needs);
+        lastWhy = '';
+        assert.notEqual(domainState(dom), undefined, `${dom} must exist before ${user} tries ${op.name}`);
+        const got = await op.run(user, dom);
+        op.restore?.(dom);
+        cells.push({ user, dom, op: op.name, got, want: expected(user, op.name, dom), why: lastWhy });
+      }
+    }
+    // print the matrix: one row per action, one column per (user, domain)
+    const col = (u: User, d: string) => `${u}(${GROUPS[u]}) ${d} ${d.startsWith(`${u}-`) ? 'own' : 'other'}`;
+    const headers = ['action', ...targets.map(([u, d]) => col(u, d))];
+    const rows = OPS.map((op) => [
+      op.name,
+      ...targets.map(([u, d]) => {
+        const c = cells.find((x) => x.user === u && x.dom === d && x.op === op.name)!;
+        return `${c.got} ${c.got === c.want ? '✓' : `✗ (want ${c.want})`}`;
+      }),
+    ]);
+    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
+    const mismatches = cells.filter((c) => c.got !== c.want);
+    console.log(`\n${line(headers)}\n${widths.map((w) => '-'.repeat(w)).join('-+-')}\n${rows.map(line).join('\n')}\n`);
+    // why each kind of refusal happened, as libvirt said it (one example per user class and action)
+    const seen = new Set<string>();
+    for (const c of cells.filter((x) => x.got !== 'allowed')) {
+      const key = `${GROUPS[c.user]} ${c.dom.startsWith(`${c.user}-`) ? 'own' : 'other'} ${c.op}`;
+      if (!seen.has(key)) console.log(`  ${c.user} ${c.op} ${c.dom}: ${c.why}`);
+      seen.add(key);
+    }
+    console.log(`${cells.length} cells, ${mismatches.length} mismatches`);
+    assert.deepEqual(mismatches, []);
+  });
+
+  test('alice sees only alice-* domains: virsh list --all and raptor vm list', async () => {
+    for (const u of ['alice', 'bob'] as const) {
+      const v = virshAs(u, ['list', '--all', '--name']);
+      assert.equal(v.code, 0, v.stderr);
+      const names = v.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+      assert.ok(names.includes(`${u}-${u === 'alice' ? 'a' : 'b'}`));
+      assert.deepEqual(names.filter((n) => !n.startsWith(`${u}-`)), [], `${u} sees ${names.join(', ')}`);
+      const r = raptorAs(u, config, ['--json', 'vm', 'list']);
+      assert.equal(r.code, 0, r.stderr);
+      const vms = (JSON.parse(r.stdout) as { name: string }[]).map((x) => x.name);
+      assert.ok(vms.length > 0);
+      assert.deepEqual(vms.filter((n) => !n.startsWith(`${u}-`)), []);
+    }
+    // an admin sees both
+    const c = virshAs('carol', ['list', '--all', '--name']).stdout;
+    for (const d of DOMAINS) assert.ok(c.includes(d));
+  });
+
+  test('a vm-user drives their own VM through raptor; others\' VMs are refused', async () => {
+    bringTo('alice-a', 'shut off');
+    const start = raptorAs('alice', config, ['vm', 'start', 'alice-a']);
+    assert.equal(start.code, 0, start.stderr);
+    assert.equal(domainState('alice-a'), 'running');
+    const show = raptorAs('alice', config, ['--json', 'vm', 'show', 'alice-a']);
+    assert.equal(show.code, 0, show.stderr);
+    assert.equal((JSON.parse(show.stdout) as { state: string }).state, 'running');
+    const stop = raptorAs('alice', config, ['vm', 'stop', 'alice-a', '--force']);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.equal(domainState('alice-a'), 'shut off');
+    for (const args of [['vm', 'show', 'bob-b'], ['vm', 'start', 'bob-b']]) {
+      const r = raptorAs('alice', config, args);
+      assert.ok(r.code === 5 || r.code === 4, `${args.join(' ')}: exit ${r.code} ${r.stderr}`);
+    }
+  });
+
+  test('admin-only commands tell a non-admin that they need an admin (exit 5), and change nothing', () => {
+    const cases = [
+      ['vm', 'create', 'alice-x', '--cpus', '1', '--memory', '64M', '--disk', '1G', '--no-network'],
+      ['vm', 'destroy', 'alice-a', '--yes'],
+      ['user', 'add', 'alice', '--ssh-key', TEST_KEYS.rsa2048],
+      ['user', 'remove', 'bob'],
+      ['host', 'init'],
+    ];
+    for (const u of ['alice', 'dave'] as const) {
+      for (const args of cases) {
+        const r = raptorAs(u, config, args);
+        assert.equal(r.code, 5, `${u}: raptor ${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, new RegExp(`raptor ${args[0]} ${args[1]} needs an admin \\(root or a member of libvirt/libvirtd/wheel\\)`));
+      }
+    }
+    assert.notEqual(domainState('alice-a'), undefined);
+    assert.equal(domainState('alice-x'), undefined);
+  });
+});
