@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash # busybox ash; shellcheck checks it as dash
 # /init of raptor's demo guest (built by scripts/guest-image; see docs/guest-image.md).
 #
 # Runs as PID 1 from a busybox initramfs. Everything it reports goes to the VirtIO console
@@ -13,9 +14,11 @@
 #   raptor-guest: dhcp none reason=...                   (no NIC, or no lease yet)
 #   raptor-guest: uptime=S
 #   raptor-guest: ready
+#   raptor-guest: poweroff (acpi power button)           (later, on an ACPI shutdown request)
 #
-# Then it stays up: udhcpc keeps renewing the lease in the background, and a shell is respawned
-# on /dev/hvc0 for whoever attaches to the console.
+# Then it stays up: udhcpc keeps renewing the lease in the background, a shell is respawned on
+# /dev/hvc0 for whoever attaches to the console, and busybox acpid powers the machine off when the
+# ACPI power button is pressed (virsh shutdown, qemu's system_powerdown).
 
 /bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin /proc /sys /dev /run /tmp /var/run
 /bin/busybox --install -s
@@ -110,6 +113,26 @@ else
   elif [ ! -f /run/dhcp-bound ]; then
     say "dhcp none reason=no-lease-yet"
   fi
+fi
+
+# ACPI shutdown: the button module turns the power button into an input device (KEY_POWER on
+# /dev/input/eventN, through evdev); busybox acpid, with its built-in tables (no /etc/acpid.conf,
+# no /etc/acpi.map), maps KEY_POWER to "PWRF/00000080" and runs /etc/acpi/PWRF/00000080.
+# acpid opens the event devices that exist when it starts, so it starts after the modules.
+if [ -c /dev/input/event0 ]; then
+  mkdir -p /etc/acpi/PWRF
+  cat >/etc/acpi/PWRF/00000080 <<'EOF'
+#!/bin/busybox sh
+# (a newline first: the console shell's prompt is usually sitting on hvc0's current line)
+for d in /dev/hvc0 /dev/ttyS0; do
+  [ -c "$d" ] && printf '\nraptor-guest: poweroff (acpi power button)\n' >"$d" 2>/dev/null
+done
+exec /bin/busybox poweroff -f
+EOF
+  chmod 0755 /etc/acpi/PWRF/00000080
+  acpid -c /etc/acpi -l /run/acpid.log -p /run/acpid.pid || say "acpid failed"
+else
+  say "acpid none reason=no-input-device"
 fi
 
 say "uptime=$(uptime_s)"

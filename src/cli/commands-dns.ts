@@ -4,10 +4,9 @@ import { parseVmId, tryParseVmId } from '../core/naming.ts';
 import { describeSyncChange, type VmAddressing } from '../dns/records.ts';
 import { showVmRecords, syncDns } from '../dns/service.ts';
 import { appendAudit } from '../host/audit.ts';
-import { acquireHostLock } from '../host/lock.ts';
 import { observeDomains } from '../plan/observe.ts';
 import { namesFor, vmAddressing } from '../plan/planner.ts';
-import { dnsFor, requireDomain, type Context } from '../service/vm.ts';
+import { dnsFor, requireDomain, withHostLock, type Context } from '../service/vm.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import { ctxFor, g } from './common.ts';
 import { printJson, table } from './output.ts';
@@ -41,12 +40,7 @@ export function registerDnsCommands(program: Command): void {
         else process.stdout.write(`${o.dryRun ? 'would repair' : 'repaired'}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
       };
       if (o.dryRun) return run();
-      const lock = acquireHostLock(ctx.config.lock_file, { timeoutS: 600 });
-      try {
-        await run();
-      } finally {
-        lock.release();
-      }
+      await withHostLock(ctx, undefined, run);
     });
   dns
     .command('show')

@@ -10,6 +10,8 @@ export interface RunOptions {
   okCodes?: number[];
   /** inherit the terminal (for `virsh console`) */
   interactive?: boolean;
+  /** hand this open file descriptor to the child as its fd 3 (flock(1) locks it for us) */
+  fd3?: number;
   /** called with each stderr chunk (progress from child tools) */
   onStderr?: (chunk: string) => void;
   /** called with each stdout chunk (qemu-img -p writes its progress there) */
@@ -46,7 +48,7 @@ export const runCommand: Runner = (argv, opts = {}) =>
     const [cmd, ...args] = argv;
     if (!cmd) return reject(new Error('runCommand: empty argv'));
     runnerStats.spawned++;
-    const stdio: StdioOptions = opts.interactive ? 'inherit' : ['pipe', 'pipe', 'pipe'];
+    const stdio: StdioOptions = opts.interactive ? 'inherit' : opts.fd3 !== undefined ? ['ignore', 'pipe', 'pipe', opts.fd3] : ['pipe', 'pipe', 'pipe'];
     const child = spawn(cmd, args, {
       stdio,
       env: { ...process.env, LC_ALL: 'C', LANG: 'C', ...opts.env },

@@ -4,7 +4,6 @@ import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, r
 import { dirname, join, basename } from 'node:path';
 import { notAllowed, notFound, conflict, badInput, RaptorError } from '../core/errors.ts';
 import { tryParseVmId, validateUser } from '../core/naming.ts';
-import { acquireHostLock } from '../host/lock.ts';
 import { appendAudit } from '../host/audit.ts';
 import { Accounts, FIRST_ORDINARY_UID, installAuthorizedKeys, type Account } from '../access/accounts.ts';
 import { ensurePolkitAccessDriver, hasPolkitAccessDriver, ACCESS_DRIVERS_LINE } from '../access/libvirt-conf.ts';
@@ -12,7 +11,7 @@ import { nixosHostConfig, nixosInstructions, nixosUserConfig } from '../access/n
 import { renderPolkitRules } from '../access/polkit-rules.ts';
 import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KEY_TYPES, uniqueKeys, type SshPublicKey } from '../access/ssh-keys.ts';
 import { checkZones, openDns } from '../dns/service.ts';
-import type { Context } from './vm.ts';
+import { withHostLock, type Context } from './vm.ts';
 
 export interface AccessContext extends Context {
   /** where the host's files are ('/' on a real host; a fake root in tests) */
@@ -36,17 +35,16 @@ export async function requireAdmin(ctx: Context, what: string): Promise<void> {
 }
 
 function withLockAndAudit<T>(ctx: Context, what: string, fn: () => Promise<T>, summary: (r: T) => string[]): Promise<T> {
-  const lock = acquireHostLock(ctx.config.lock_file, { timeoutS: 600 });
-  return fn()
-    .then((r) => {
+  return withHostLock(ctx, undefined, async () => {
+    try {
+      const r = await fn();
       appendAudit(ctx.config.audit_log, { command: ctx.commandLine, plan: [what, ...summary(r)], result: 'ok' });
       return r;
-    })
-    .catch((err: unknown) => {
+    } catch (err) {
       appendAudit(ctx.config.audit_log, { command: ctx.commandLine, plan: [what], result: 'failed', error: err instanceof Error ? err.message : String(err) });
       throw err;
-    })
-    .finally(() => lock.release());
+    }
+  });
 }
 
 // ---- SSH keys from the command line -------------------------------------------------------------

@@ -7,7 +7,7 @@ import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
 import { Virsh } from '../libvirt/virsh.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import { Lvm, type LogicalVolume } from '../storage/lvm.ts';
-import { acquireHostLock, type HostLock } from '../host/lock.ts';
+import { acquireHostLock } from '../host/lock.ts';
 import { appendAudit } from '../host/audit.ts';
 import { runCommand, type Runner } from '../host/runner.ts';
 import { applyPlan, ApplyError, type StepReport } from '../plan/apply.ts';
@@ -45,14 +45,14 @@ function failpoint(step: Step): void {
   if (fp && fp === `after:${step.kind}`) process.kill(process.pid, 'SIGKILL');
 }
 
-function withLock<T>(ctx: Context, onWait: (() => void) | undefined, fn: () => Promise<T>): Promise<T> {
-  let lock: HostLock | undefined;
+/** Run a changing command under the host lock (parallel raptor processes queue here). */
+export async function withHostLock<T>(ctx: Context, onWait: (() => void) | undefined, fn: () => Promise<T>): Promise<T> {
+  const lock = await acquireHostLock(ctx.config.lock_file, { timeoutS: 600, run: ctx.run, ...(onWait ? { onWait } : {}) });
   try {
-    lock = acquireHostLock(ctx.config.lock_file, { timeoutS: 600, ...(onWait ? { onWait } : {}) });
-  } catch (err) {
-    return Promise.reject(err);
+    return await fn();
+  } finally {
+    lock.release();
   }
-  return fn().finally(() => lock?.release());
 }
 
 let dnsClient: Promise<DnsTransport> | undefined;
@@ -123,7 +123,7 @@ export async function createVm(
   req: CreateRequest,
   opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void; onImageProgress?: (chunk: string) => void } = {},
 ): Promise<ApplyOutcome<CreatePlan>> {
-  return withLock(ctx, opts.onWait, async () => {
+  return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmCreate(ctx, req);
     await precheckDns(ctx, plan);
     return runApply(ctx, plan, opts.onImageProgress ? { onImageProgress: opts.onImageProgress } : {}, opts.onStep);
@@ -144,7 +144,7 @@ export async function destroyVm(
     wipe: { offload: boolean; verify: 'sample' | 'full'; stepBytes: number; onProgress?: (p: WipeProgress) => void };
   },
 ): Promise<ApplyOutcome<DestroyPlan>> {
-  return withLock(ctx, opts.onWait, async () => {
+  return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmDestroy(ctx, vm);
     return runApply(ctx, plan, { wipe: opts.wipe }, opts.onStep);
   });

@@ -3,13 +3,15 @@
 // Secure Boot enforced (OVMF secboot code + Microsoft VARS). Plain qemu: no libvirt, no sandbox;
 // the only network is qemu's restricted user net (restrict=on: nothing leaves qemu; addresses from
 // the documentation range 198.51.100.0/24), enough to
-// see the guest's DHCP client work.
+// see the guest's DHCP client work. A QMP socket presses the ACPI power button at the end: the guest
+// must power itself off (what virsh shutdown relies on).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createConnection } from 'node:net';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const SCRIPT = join(ROOT, 'scripts/guest-image');
@@ -36,6 +38,42 @@ function runBuf(argv: string[]): Buffer {
 const lastLine = (s: string): string => s.trimEnd().split('\n').at(-1) ?? '';
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 const readOr = (path: string): string => (existsSync(path) ? readFileSync(path, 'latin1') : '');
+
+/** Runs QMP commands one after another on a qemu -qmp unix socket; resolves with their replies. */
+function qmp(socket: string, commands: string[], timeoutMs = 10_000): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    const conn = createConnection(socket);
+    const replies: unknown[] = [];
+    const queue = ['qmp_capabilities', ...commands];
+    let buf = '';
+    let settled = false;
+    const done = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      conn.destroy();
+      if (err) reject(err); else resolve(replies);
+    };
+    const timer = setTimeout(() => done(new Error(`QMP: no reply within ${timeoutMs} ms`)), timeoutMs);
+    conn.on('error', done);
+    conn.on('close', () => done(new Error('QMP: connection closed early')));
+    conn.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl;
+      while (!settled && (nl = buf.indexOf('\n')) >= 0) {
+        let msg: Record<string, unknown>;
+        try { msg = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>; } catch { return done(new Error(`QMP: not JSON: ${buf.slice(0, nl)}`)); }
+        buf = buf.slice(nl + 1);
+        if ('error' in msg) return done(new Error(`QMP: ${JSON.stringify(msg.error)}`));
+        if (!('QMP' in msg) && !('return' in msg)) continue; // an event (POWERDOWN, SHUTDOWN …)
+        if ('return' in msg) replies.push(msg.return);
+        const next = queue.shift();
+        if (next === undefined) return done();
+        conn.write(`${JSON.stringify({ execute: next })}\n`);
+      }
+    });
+  });
+}
 
 describe('guest image', { skip: process.getuid?.() !== 0 ? 'needs root (apt, qemu)' : false }, () => {
   let image = '';
@@ -106,6 +144,7 @@ describe('guest image', { skip: process.getuid?.() !== 0 ? 'needs root (apt, qem
     let dir = '';
     let hvc = '';
     let serial = '';
+    let qmpSocket = '';
     let qemu: ChildProcess | undefined;
     let qemuErr = '';
     let ready = false;
@@ -125,6 +164,7 @@ describe('guest image', { skip: process.getuid?.() !== 0 ? 'needs root (apt, qem
       dir = mkdtempSync(join(tmpdir(), 'raptor-guest-image-'));
       hvc = join(dir, 'hvc.log');
       serial = join(dir, 'serial.log');
+      qmpSocket = join(dir, 'qmp.sock');
       const vars = join(dir, 'VARS.fd');
       copyFileSync(OVMF_VARS, vars);
       const t0 = Date.now();
@@ -135,6 +175,7 @@ describe('guest image', { skip: process.getuid?.() !== 0 ? 'needs root (apt, qem
         '-drive', `if=pflash,format=raw,unit=1,file=${vars}`,
         '-drive', `file=${image},format=raw,if=virtio,snapshot=on`,
         '-display', 'none', '-monitor', 'none', '-nodefaults',
+        '-qmp', `unix:${qmpSocket},server=on,wait=off`,
         '-serial', `file:${serial}`,
         '-device', 'virtio-serial', '-chardev', `file,id=c0,path=${hvc}`, '-device', 'virtconsole,chardev=c0',
         '-netdev', 'user,id=n0,restrict=on,net=198.51.100.0/24,host=198.51.100.2,dhcpstart=198.51.100.99,ipv6=off', '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:00:00:99',
@@ -173,6 +214,25 @@ describe('guest image', { skip: process.getuid?.() !== 0 ? 'needs root (apt, qem
       // qemu's user net (restrict=on, a documentation range) serves dhcpstart to the first client.
       assert.match(c, /^raptor-guest: dhcp ipv4=198\.51\.100\.99 prefix=24 mac=52:54:00:00:00:99\r?$/m);
       assert.doesNotMatch(c + readOr(serial), /insmod .* failed/);
+    });
+
+    test('the ACPI power button (QMP system_powerdown) powers the guest off: qemu exits by itself', async () => {
+      const p = qemu!;
+      assert.ok(ready && p.exitCode === null && p.signalCode === null, 'the guest is up and ready');
+      const exited = new Promise<void>((res) => p.once('exit', () => res()));
+      const t0 = Date.now();
+      await qmp(qmpSocket, ['system_powerdown']);
+      // Well under a second idle under TCG: the guest's acpid runs a handler that calls poweroff -f.
+      const limitMs = 30_000;
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((res) => { timer = setTimeout(() => res(true), limitMs); })]);
+      clearTimeout(timer);
+      const ms = Date.now() - t0;
+      const tail = readOr(hvc).split('\n').slice(-8).join('\n');
+      assert.ok(!timedOut, `qemu still running ${limitMs / 1000} s after system_powerdown; last console lines:\n${tail}`);
+      assert.equal(p.exitCode, 0, `qemu exit: code ${p.exitCode} signal ${p.signalCode}; ${qemuErr.trim()}`);
+      assert.match(readOr(hvc), /^raptor-guest: poweroff \(acpi power button\)\r?$/m);
+      console.log(`# guest powered off ${ms} ms after system_powerdown`);
     });
 
     test('qemu is stopped by pid', async () => {
