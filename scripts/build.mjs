@@ -1,7 +1,9 @@
 // Bundles the CLI into one file so `raptor --version` loads one module, not hundreds.
 import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 
+rmSync(new URL('../dist/', import.meta.url), { recursive: true, force: true });
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
   entryPoints: ['src/cli/main.ts'],

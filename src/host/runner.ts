@@ -12,10 +12,22 @@ export interface RunOptions {
   interactive?: boolean;
   /** hand this open file descriptor to the child as its fd 3 (flock(1) locks it for us) */
   fd3?: number;
+  /**
+   * A conversation with the child instead of `input`: write to its stdin and wait for its output
+   * to reach a marker (one virsh process answering commands that depend on earlier answers).
+   */
+  dialog?: (io: DialogIo) => Promise<void>;
   /** called with each stderr chunk (progress from child tools) */
   onStderr?: (chunk: string) => void;
   /** called with each stdout chunk (qemu-img -p writes its progress there) */
   onStdout?: (chunk: string) => void;
+}
+
+export interface DialogIo {
+  write(text: string): void;
+  /** resolves with the stdout after `from` up to the first `marker` after it, once it has arrived */
+  until(marker: string, from: number): Promise<{ text: string; end: number }>;
+  end(): void;
 }
 
 export interface RunResult {
@@ -40,8 +52,11 @@ export class CommandError extends RaptorError {
 
 export type Runner = (argv: string[], opts?: RunOptions) => Promise<RunResult>;
 
-/** Commands run so far, for `--verbose`-style tracing and for tests that count processes. */
+/** Commands run so far, for tests that count processes. */
 export const runnerStats = { spawned: 0 };
+
+/** RAPTOR_TRACE=1 prints each command with its duration on stderr (for profiling). */
+const trace = process.env.RAPTOR_TRACE === '1';
 
 export const runCommand: Runner = (argv, opts = {}) =>
   new Promise((resolve, reject) => {
@@ -63,9 +78,11 @@ export const runCommand: Runner = (argv, opts = {}) =>
             child.kill('SIGKILL');
           }, opts.timeoutMs)
         : undefined;
+    const waiters: (() => void)[] = [];
     child.stdout?.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
       opts.onStdout?.(d);
+      for (const w of waiters.splice(0)) w();
     });
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
@@ -75,8 +92,10 @@ export const runCommand: Runner = (argv, opts = {}) =>
       clearTimeout(timer);
       reject(new CommandError(argv, null, '', err.code === 'ENOENT' ? 'command not found' : err.message));
     });
+    const t0 = trace ? performance.now() : 0;
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (trace) process.stderr.write(`raptor-trace: at ${t0.toFixed(0)} ms: ${(performance.now() - t0).toFixed(0)} ms ${argv.join(' ').slice(0, 160)}\n`);
       const c = code ?? 128;
       if (timedOut) return reject(new CommandError(argv, null, stderr, `timed out after ${opts.timeoutMs} ms`));
       if (signal) return reject(new CommandError(argv, null, stderr, `killed by ${signal}`));
@@ -85,6 +104,33 @@ export const runCommand: Runner = (argv, opts = {}) =>
     });
     if (child.stdin) {
       child.stdin.on('error', () => {}); // the child may exit before reading all input
-      child.stdin.end(opts.input ?? '');
+      if (opts.dialog) {
+        const stdin = child.stdin;
+        let closed = false;
+        child.on('close', () => {
+          closed = true;
+          for (const w of waiters.splice(0)) w();
+        });
+        const io: DialogIo = {
+          write: (text) => void stdin.write(text),
+          end: () => stdin.end(),
+          until: (marker, from) =>
+            new Promise((res, rej) => {
+              const check = () => {
+                const at = stdout.indexOf(marker, from);
+                if (at >= 0) return res({ text: stdout.slice(from, at), end: at + marker.length });
+                if (closed) return rej(new CommandError(argv, child.exitCode, stderr, `ended before printing ${marker}`));
+                waiters.push(check);
+              };
+              check();
+            }),
+        };
+        opts.dialog(io).catch((err: unknown) => {
+          child.kill('SIGKILL');
+          reject(err);
+        });
+      } else {
+        child.stdin.end(opts.input ?? '');
+      }
     }
   });

@@ -53,16 +53,47 @@ export class Virsh {
     return parts;
   }
 
+  /** Every domain with its state, in one call (`domstats --state` is cheaper than `list --all`). */
   async listAll(): Promise<DomainSummary[]> {
-    const out = await this.exec(['list', '--all']);
-    const result: DomainSummary[] = [];
-    for (const line of out.split('\n')) {
-      // " Id   Name        State" rows: "-    bob-b       shut off" / " 3    alice-a     running"
-      const m = /^\s*(\S+)\s+(\S+)\s+(.+?)\s*$/.exec(line);
-      if (!m || m[1] === 'Id' || line.startsWith('---')) continue;
-      result.push({ name: m[2]!, state: normalizeState(m[3]!) });
+    return parseDomstatsState(await this.exec(['domstats', '--state']));
+  }
+
+  /**
+   * Every domain with its state and XML, through ONE virsh process: it lists the domains, and
+   * the same process then dumps each one's XML. Domains that vanish in between are left out.
+   */
+  async listWithXml<T>(parse: (xml: string) => T): Promise<(DomainSummary & { parsed: T })[]> {
+    let summaries: DomainSummary[] = [];
+    // each XML is parsed as it arrives, while virsh is still fetching the next one
+    const parts: (T | undefined)[] = [];
+    try {
+      await this.run(this.argv(), {
+        timeoutMs: 120_000,
+        dialog: async (io) => {
+          // in a session virsh echoes each command line after its prompt: the quotes keep the
+          // marker out of that echo, so only the echo command's output matches it
+          const echo = `echo "${SEP.slice(0, 8)}""${SEP.slice(8)}"\n`;
+          io.write(`domstats --state\n${echo}`);
+          const first = await io.until(SEP, 0);
+          summaries = parseDomstatsState(first.text);
+          let from = first.end;
+          for (const d of summaries) {
+            io.write(`dumpxml ${virshQuote(d.name)}\n${echo}`);
+          }
+          io.end();
+          for (let i = 0; i < summaries.length; i++) {
+            const part = await io.until(SEP, from);
+            const start = part.text.indexOf('<domain');
+            const end = part.text.lastIndexOf('</domain>');
+            parts.push(start >= 0 && end > start ? parse(part.text.slice(start, end + '</domain>'.length)) : undefined);
+            from = part.end;
+          }
+        },
+      });
+    } catch (err) {
+      throw classifyVirshError(err);
     }
-    return result;
+    return summaries.flatMap((d, i) => (parts[i] === undefined ? [] : [{ ...d, parsed: parts[i] as T }]));
   }
 
   /** dumpxml of many domains in one process. Domains that vanished meanwhile are left out. */
@@ -136,6 +167,19 @@ export class Virsh {
   async reset(name: string): Promise<void> {
     await this.exec(['reset', name]);
   }
+}
+
+// virDomainState numbers, as domstats prints them
+const STATE_BY_NUMBER: DomainState[] = ['unknown', 'running', 'idle', 'paused', 'in shutdown', 'shut off', 'crashed', 'pmsuspended'];
+
+export function parseDomstatsState(out: string): DomainSummary[] {
+  const result: DomainSummary[] = [];
+  for (const block of out.split(/^Domain: /m).slice(1)) {
+    const name = /^'(.*)'$/m.exec(block)?.[1];
+    const n = Number(/^\s*state\.state=(\d+)$/m.exec(block)?.[1]);
+    if (name !== undefined) result.push({ name, state: STATE_BY_NUMBER[n] ?? 'unknown' });
+  }
+  return result;
 }
 
 export function normalizeState(s: string): DomainState {

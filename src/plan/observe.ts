@@ -12,13 +12,10 @@ export function hostCpus(): number[] {
 }
 
 export async function observeDomains(virsh: Virsh): Promise<ObservedDomain[]> {
-  const list = await virsh.listAll();
-  const xmls = await virsh.dumpXmlMany(list.map((d) => d.name));
-  return list.filter((d) => xmls.has(d.name)).map((d) => ({ ...d, parsed: parseDomainXml(xmls.get(d.name)!) }));
+  return virsh.listWithXml(parseDomainXml);
 }
 
 export async function observeHost(config: Config, virsh: Virsh, lvm: Lvm): Promise<HostState> {
-  const [domains, vg] = await Promise.all([observeDomains(virsh), lvm.vg(config.storage.vg)]);
-  const lvs = vg ? await lvm.lvs(config.storage.vg) : [];
+  const [domains, vg, lvs] = await Promise.all([observeDomains(virsh), lvm.vg(config.storage.vg), lvm.lvs(config.storage.vg)]);
   return { hostCpus: hostCpus(), domains, vg, lvs };
 }

@@ -1,12 +1,12 @@
 // VM service functions: the one place front ends (CLI now, HTTP later) call to act on VMs.
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import type { Config } from '../core/config.ts';
 import { badInput, notFound, RaptorError } from '../core/errors.ts';
 import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
 import { Virsh } from '../libvirt/virsh.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
-import { Lvm, type LogicalVolume } from '../storage/lvm.ts';
+import { Lvm } from '../storage/lvm.ts';
 import { acquireHostLock } from '../host/lock.ts';
 import { appendAudit } from '../host/audit.ts';
 import { runCommand, type Runner } from '../host/runner.ts';
@@ -102,7 +102,8 @@ async function runApply<P extends { steps: Step[] }>(ctx: Context, plan: P, deps
     config: ctx.config,
   });
   try {
-    const reports = await applyPlan(plan.steps, executors, { afterStep: failpoint, ...(onStep ? { onStep } : {}) });
+    // plans are made under the host lock from a fresh observation: what is done is not in them
+    const reports = await applyPlan(plan.steps, executors, { checkDone: false, afterStep: failpoint, ...(onStep ? { onStep } : {}) });
     auditApply(ctx, plan.steps, 'ok');
     return { plan, reports };
   } catch (err) {
@@ -167,12 +168,21 @@ export interface VmInfo {
   createdAt: string | null;
 }
 
-export function vmInfo(config: Config, d: ObservedDomain, lvs: LogicalVolume[]): VmInfo {
+/** A VM's disk size, as the size of its block device: no LVM process, and readable by vm-users too. */
+export function diskSizeOf(path: string): number | null {
+  try {
+    const dev = basename(realpathSync(path));
+    return Number(readFileSync(`/sys/class/block/${dev}/size`, 'utf8').trim()) * 512;
+  } catch {
+    return null; // an inactive LV has no device node
+  }
+}
+
+export function vmInfo(config: Config, d: ObservedDomain, sizeOf: (path: string) => number | null = diskSizeOf): VmInfo {
   const id = tryParseVmId(d.name);
   const p = d.parsed;
   const names = id ? namesFor(config, id) : undefined;
   const diskPath = names?.lvPath ?? p.disks[0]?.path;
-  const lv = names ? lvs.find((l) => l.name === names.lv) : undefined;
   const net = p.interfaces[0];
   const bridgeCfg = net ? config.bridges.find((b) => b.name === net.bridge) : undefined;
   return {
@@ -185,7 +195,7 @@ export function vmInfo(config: Config, d: ObservedDomain, lvs: LogicalVolume[]):
     emulatorCpuset: p.emulatorSet,
     memoryMiB: p.memoryMiB,
     disk: diskPath
-      ? { volume: names ? `${config.storage.vg}/${names.lv}` : diskPath, path: diskPath, sizeBytes: lv?.sizeBytes ?? null }
+      ? { volume: names ? `${config.storage.vg}/${names.lv}` : diskPath, path: diskPath, sizeBytes: sizeOf(diskPath) }
       : null,
     network: net
       ? { bridge: net.bridge, mac: net.mac, ipv4: bridgeCfg?.ipv4 ?? null, ipv6: bridgeCfg?.ipv6 ?? null }
@@ -195,16 +205,10 @@ export function vmInfo(config: Config, d: ObservedDomain, lvs: LogicalVolume[]):
   };
 }
 
-async function lvsIfPresent(ctx: Context): Promise<LogicalVolume[]> {
-  // vm-users have no LVM rights: their view simply has no sizes
-  if (process.getuid?.() !== 0) return [];
-  return (await ctx.lvm.vg(ctx.config.storage.vg)) ? ctx.lvm.lvs(ctx.config.storage.vg) : [];
-}
-
 export async function listVms(ctx: Context, user?: string): Promise<VmInfo[]> {
-  const [domains, lvs] = await Promise.all([observeDomains(ctx.virsh), lvsIfPresent(ctx)]);
+  const domains = await observeDomains(ctx.virsh);
   return domains
-    .map((d) => vmInfo(ctx.config, d, lvs))
+    .map((d) => vmInfo(ctx.config, d))
     .filter((v) => user === undefined || v.user === user)
     .sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -213,8 +217,7 @@ export async function showVm(ctx: Context, vm: VmId): Promise<VmInfo> {
   const name = domainName(vm);
   const state = await ctx.virsh.state(name);
   if (state === undefined) throw notFound(`VM ${name} not found`);
-  const [xml, lvs] = await Promise.all([ctx.virsh.dumpXml(name), lvsIfPresent(ctx)]);
-  return vmInfo(ctx.config, { name, state, parsed: parseDomainXml(xml) }, lvs);
+  return vmInfo(ctx.config, { name, state, parsed: parseDomainXml(await ctx.virsh.dumpXml(name)) });
 }
 
 export async function requireDomain(ctx: Context, vm: VmId): Promise<string> {

@@ -36,11 +36,6 @@ export class Lvm {
     private readonly lvmCommand: string,
   ) {}
 
-  private async report(args: string[]): Promise<Report> {
-    const out = await this.run([this.lvmCommand, ...args, '--reportformat', 'json', '--units', 'b', '--nosuffix'], { timeoutMs: 60_000 });
-    return JSON.parse(out.stdout) as Report;
-  }
-
   async vg(name: string): Promise<VolumeGroup | undefined> {
     const r = await this.run([this.lvmCommand, 'vgs', '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', 'vg_name,vg_size,vg_free,vg_extent_size', name], {
       timeoutMs: 60_000,
@@ -52,8 +47,14 @@ export class Lvm {
     return { name: row.vg_name!, sizeBytes: num(row.vg_size), freeBytes: num(row.vg_free), extentBytes: num(row.vg_extent_size) };
   }
 
+  /** The LVs of a VG; none when the VG does not exist (lvs exits 5). */
   async lvs(vg: string): Promise<LogicalVolume[]> {
-    const r = await this.report(['lvs', '-o', 'lv_name,vg_name,lv_size,lv_path,lv_tags,lv_attr', vg]);
+    const out = await this.run([this.lvmCommand, 'lvs', '-o', 'lv_name,vg_name,lv_size,lv_path,lv_tags,lv_attr', '--reportformat', 'json', '--units', 'b', '--nosuffix', vg], {
+      timeoutMs: 60_000,
+      okCodes: [0, 5],
+    });
+    if (out.code !== 0) return [];
+    const r = JSON.parse(out.stdout) as Report;
     return (r.report[0]?.lv ?? []).map((row) => ({
       name: row.lv_name!,
       vg: row.vg_name!,
