@@ -67,6 +67,9 @@ test('an LV left by an unfinished create is resumed; an untagged one is a confli
   // domain defined too: only the rest remains
   const both = withDomain({ ...emptyHost(), lvs: [lv] }, 'alice-web', [2], 'br-vm2');
   assert.deepEqual(planCreate(config, { ...req, start: true }, both, now).steps.map((s) => s.kind), ['domain-start', 'lv-untag']);
+  // killed after start: the domain runs already, only the mark remains
+  both.domains[0]!.state = 'running';
+  assert.deepEqual(planCreate(config, { ...req, start: true }, both, now).steps.map((s) => s.kind), ['lv-untag']);
 });
 
 test('destroy plan: stop, undefine, wipe, remove; skips what is gone or already wiped', () => {

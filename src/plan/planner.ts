@@ -139,7 +139,7 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
   if (!existingDomain) steps.push({ kind: 'domain-define', domain: names.domain, xml });
   const dns = dnsStepData(config, names.domain, names.fqdn, spec.network?.bridge);
   if (dns) steps.push({ kind: 'dns-add', force: Boolean(req.force), ...dns });
-  if (req.start) steps.push({ kind: 'domain-start', domain: names.domain });
+  if (req.start && existingDomain?.state !== 'running') steps.push({ kind: 'domain-start', domain: names.domain });
   steps.push({ kind: 'lv-untag', vg: vg.name, lv: names.lv, tag: TAG_CREATING });
   return { vm: req.vm, names, spec, xml, steps, resumed: Boolean(existingLv) };
 }
