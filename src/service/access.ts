@@ -30,7 +30,10 @@ export const adminWho = (ctx: Context): string => `root or a member of ${ctx.con
 export async function requireAdmin(ctx: Context, what: string): Promise<void> {
   if (process.getuid?.() === 0) return;
   const mine = (await ctx.run(['id', '-Gn'], { timeoutMs: 30_000 })).stdout.trim().split(/\s+/);
-  if (ctx.config.access.admin_groups.some((g) => mine.includes(g))) return;
+  if (ctx.config.access.admin_groups.some((g) => mine.includes(g))) {
+    // an admin, but these commands change LVM volumes, accounts and system files: root's work
+    throw notAllowed(`${what} changes volumes, accounts and system files: run it as root (sudo ${what})`);
+  }
   throw notAllowed(`${what} needs an admin (${adminWho(ctx)}); vm-users may only list, show, start, stop, reboot and open the console of their own VMs`);
 }
 

@@ -274,6 +274,12 @@ describe('access matrix: real users through polkitd and libvirtd', { timeout: 60
         assert.match(r.stderr, new RegExp(`raptor ${args[0]} ${args[1]} needs an admin \\(root or a member of libvirt/libvirtd/wheel\\)`));
       }
     }
+    // an admin without root is told to use sudo: these commands change LVM, accounts, /etc
+    for (const args of cases) {
+      const r = raptorAs('carol', config, args);
+      assert.equal(r.code, 5, `carol: raptor ${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`run it as root \\(sudo raptor ${args[0]} ${args[1]}\\)`));
+    }
     assert.notEqual(domainState('alice-a'), undefined);
     assert.equal(domainState('alice-x'), undefined);
   });
