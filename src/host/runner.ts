@@ -52,9 +52,6 @@ export class CommandError extends RaptorError {
 
 export type Runner = (argv: string[], opts?: RunOptions) => Promise<RunResult>;
 
-/** Commands run so far, for tests that count processes. */
-export const runnerStats = { spawned: 0 };
-
 /** RAPTOR_TRACE=1 prints each command with its duration on stderr (for profiling). */
 const trace = process.env.RAPTOR_TRACE === '1';
 
@@ -62,7 +59,6 @@ export const runCommand: Runner = (argv, opts = {}) =>
   new Promise((resolve, reject) => {
     const [cmd, ...args] = argv;
     if (!cmd) return reject(new Error('runCommand: empty argv'));
-    runnerStats.spawned++;
     const stdio: StdioOptions = opts.interactive ? 'inherit' : opts.fd3 !== undefined ? ['ignore', 'pipe', 'pipe', opts.fd3] : ['pipe', 'pipe', 'pipe'];
     const child = spawn(cmd, args, {
       stdio,

@@ -40,19 +40,6 @@ export class Virsh {
     }
   }
 
-  /** Run several virsh commands in one process; returns each command's output. */
-  async batch(commands: string[][]): Promise<string[]> {
-    if (commands.length === 0) return [];
-    const script = commands.map((c) => c.map(virshQuote).join(' ')).join(` ; echo ${SEP} ; `);
-    const out = await this.exec([script]);
-    // virsh's echo ends without a newline in a command string; dumpxml output ends with one
-    const parts = out.split(SEP);
-    if (parts.length !== commands.length) {
-      throw new RaptorError('unexpected', `virsh batch returned ${parts.length} parts for ${commands.length} commands`);
-    }
-    return parts;
-  }
-
   /** Every domain with its state, in one call (`domstats --state` is cheaper than `list --all`). */
   async listAll(): Promise<DomainSummary[]> {
     return parseDomstatsState(await this.exec(['domstats', '--state']));
@@ -94,29 +81,6 @@ export class Virsh {
       throw classifyVirshError(err);
     }
     return summaries.flatMap((d, i) => (parts[i] === undefined ? [] : [{ ...d, parsed: parts[i] as T }]));
-  }
-
-  /** dumpxml of many domains in one process. Domains that vanished meanwhile are left out. */
-  async dumpXmlMany(names: string[]): Promise<Map<string, string>> {
-    const map = new Map<string, string>();
-    if (names.length === 0) return map;
-    try {
-      const outs = await this.batch(names.map((n) => ['dumpxml', n]));
-      // an empty part is a domain that went away between list and dumpxml
-      names.forEach((n, i) => outs[i]!.trim() && map.set(n, outs[i]!));
-      return map;
-    } catch (err) {
-      if (!(err instanceof RaptorError && err.kind === 'not-found')) throw err;
-      // a domain went away between list and dumpxml: fall back to one at a time
-      for (const n of names) {
-        const xml = await this.dumpXml(n).catch((e: unknown) => {
-          if (e instanceof RaptorError && e.kind === 'not-found') return undefined;
-          throw e;
-        });
-        if (xml !== undefined) map.set(n, xml);
-      }
-      return map;
-    }
   }
 
   async dumpXml(name: string, inactive = false): Promise<string> {

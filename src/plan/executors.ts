@@ -2,6 +2,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { RaptorError } from '../core/errors.ts';
 import type { Virsh } from '../libvirt/virsh.ts';
+import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import type { Lvm } from '../storage/lvm.ts';
 import { TAG_WIPED } from '../storage/lvm.ts';
 import { assertNotOpen, zeroVolume, type WipeProgress } from '../storage/wipe.ts';
@@ -127,13 +128,8 @@ export function hostExecutors(d: ExecutorDeps): Executors {
       apply: async (s) => {
         const lv = await lvm.lv(s.vg, s.lv);
         if (lv?.open) throw new RaptorError('conflict', `refusing to wipe ${s.path}: LVM reports it open`);
-        const users = (await virsh.listAll()).filter((x) => x.state === 'running');
-        const xmls = await virsh.dumpXmlMany(users.map((u) => u.name));
-        for (const [name, xml] of xmls) {
-          if (xml.includes(`'${s.path}'`) || xml.includes(`"${s.path}"`)) {
-            throw new RaptorError('conflict', `refusing to wipe ${s.path}: running domain ${name} uses it`);
-          }
-        }
+        const user = (await virsh.listWithXml(parseDomainXml)).find((x) => x.state !== 'shut off' && x.parsed.disks.some((k) => k.path === s.path));
+        if (user) throw new RaptorError('conflict', `refusing to wipe ${s.path}: domain ${user.name} (${user.state}) uses it`);
         assertNotOpen(s.path);
         await zeroVolume(d.run, s.path, s.sizeBytes, d.wipe);
         await lvm.addTag(s.vg, s.lv, TAG_WIPED);

@@ -15,7 +15,7 @@ import { hostExecutors, waitForShutOff, type ExecutorDeps } from '../plan/execut
 import { observeDomains, observeHost } from '../plan/observe.ts';
 import { namesFor, planCreate, planDestroy, type CreatePlan, type CreateRequest, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
 import { stepTitle, type Step } from '../plan/steps.ts';
-import type { WipeProgress } from '../storage/wipe.ts';
+import { assertNotOpen, type WipeProgress } from '../storage/wipe.ts';
 import type { DnsTransport } from '../dns/client.ts';
 import { checkZones, observe as observeDns, openDns } from '../dns/service.ts';
 import { planAdd, queriesForVm, vmRecords } from '../dns/records.ts';
@@ -147,6 +147,9 @@ export async function destroyVm(
 ): Promise<ApplyOutcome<DestroyPlan>> {
   return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmDestroy(ctx, vm);
+    // an LV someone holds open is refused before the domain is touched (the wipe checks again)
+    const wipe = plan.steps.find((s) => s.kind === 'lv-wipe');
+    if (wipe?.kind === 'lv-wipe' && existsSync(wipe.path)) assertNotOpen(wipe.path);
     return runApply(ctx, plan, { wipe: opts.wipe }, opts.onStep);
   });
 }

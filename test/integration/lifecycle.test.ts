@@ -1,7 +1,7 @@
 // VM lifecycle against the sandbox's real libvirtd and LVM: create, show, list, start/stop, destroy.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { parseDomainXml } from '../../src/libvirt/domain-xml.ts';
 import {
   cleanup,
@@ -210,6 +210,20 @@ describe('vm lifecycle', () => {
     assert.equal(again.code, 4, 'a second destroy finds nothing');
     const audit = sh(['tail', '-n', '3', config.audit_log]);
     assert.match(audit, /"command":"--config \S+ vm destroy alice-web --yes --verify full","plan":\[.*"result":"ok"/);
+  });
+
+  test('destroy refuses an LV that is open, before changing anything', async () => {
+    // an exclusive open is how a mount or another claim looks to the kernel
+    const fd = openSync('/dev/lvm-data/guest-bob-db', constants.O_RDONLY | constants.O_EXCL);
+    try {
+      const before = hostSnapshot(config);
+      const out = await r(['vm', 'destroy', 'bob-db', '--yes']);
+      assert.equal(out.code, 3, out.stderr);
+      assert.match(out.stderr, /refusing to wipe \/dev\/lvm-data\/guest-bob-db: the device is open/);
+      assert.equal(hostSnapshot(config), before);
+    } finally {
+      closeSync(fd);
+    }
   });
 
   test('destroy --no-offload zeroes with direct writes', async () => {
