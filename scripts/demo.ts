@@ -88,7 +88,8 @@ async function main() {
 
   section('Secure Boot, from the guest console');
   const log = raptor(['vm', 'console', VM, '--log']).out;
-  for (const l of log.split('\n').filter((x) => /secureboot|Secure boot|lockdown/.test(x))) show(`  ${l.trim()}`);
+  // kernel messages share hvc0 with init and may land mid-line: show init's part only
+  for (const l of log.split('\n').filter((x) => /raptor-guest: .*(secureboot|lockdown)/.test(x))) show(`  ${l.replace(/\[\s*\d+\.\d+\].*$/, '').trim()}`);
   check(/raptor-guest: secureboot=enabled/.test(log), 'the guest did not report secureboot=enabled');
   check(/Secure boot enabled/.test(log), 'the kernel did not report "Secure boot enabled"');
 
