@@ -135,6 +135,10 @@ test('fake root: host check reports a missing rules file with the fix', async ()
   assert.match(rules.detail, /is missing/);
   assert.match(rules.fix!, /^raptor host init/);
   assert.equal(lines.find((l) => l.check === 'group vm-users')!.ok, true);
+  // the built-in defaults know no bridge addresses: DNS would publish nothing, and check says so
+  const addrs = lines.find((l) => l.check === 'DNS addresses')!;
+  assert.equal(addrs.ok, false);
+  assert.match(addrs.detail, /no ipv4\/ipv6 for br-vm1, br-vm2, br-vm3, br-vm4, br-vm5/);
   assert.ok(lines.every((l) => (l.ok ? l.fix === null : typeof l.fix === 'string' && l.fix.length > 0)));
   rmSync(root, { recursive: true });
 });

@@ -16,6 +16,6 @@ export async function observeDomains(virsh: Virsh): Promise<ObservedDomain[]> {
 }
 
 export async function observeHost(config: Config, virsh: Virsh, lvm: Lvm): Promise<HostState> {
-  const [domains, vg, lvs] = await Promise.all([observeDomains(virsh), lvm.vg(config.storage.vg), lvm.lvs(config.storage.vg)]);
+  const [domains, { vg, lvs }] = await Promise.all([observeDomains(virsh), lvm.observe(config.storage.vg)]);
   return { hostCpus: hostCpus(), domains, vg, lvs };
 }

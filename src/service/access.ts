@@ -559,6 +559,14 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
   // DNS
   if (!cfg.dns.enabled) add('DNS', true, 'turned off (dns.enabled = false)', '');
   else {
+    // records come from each bridge's fixed DHCP addresses: without them create publishes nothing
+    const bare = cfg.bridges.filter((b) => !b.ipv4 && !b.ipv6).map((b) => b.name);
+    add(
+      'DNS addresses',
+      bare.length === 0,
+      bare.length === 0 ? 'every bridge has the address its DHCP server gives its MAC' : `no ipv4/ipv6 for ${bare.join(', ')}: VMs there get no A/AAAA/PTR records`,
+      `add ipv4 = "…" and ipv6 = "…" to each [[bridges]] entry (the addresses the DHCP server hands that bridge's MAC), or set dns.enabled = false`,
+    );
     const zones = [cfg.dns.zone, ...cfg.dns.reverse_zones];
     try {
       const dns = await openDns(cfg, { timeoutMs: 5000 });

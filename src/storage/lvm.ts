@@ -1,5 +1,4 @@
 // LVM through `lvm <command> --reportformat json`, parsed with LC_ALL=C (the runner sets it).
-import { RaptorError } from '../core/errors.ts';
 import type { Runner } from '../host/runner.ts';
 
 export interface LogicalVolume {
@@ -54,15 +53,13 @@ export class Lvm {
       okCodes: [0, 5],
     });
     if (out.code !== 0) return [];
-    const r = JSON.parse(out.stdout) as Report;
-    return (r.report[0]?.lv ?? []).map((row) => ({
-      name: row.lv_name!,
-      vg: row.vg_name!,
-      sizeBytes: num(row.lv_size),
-      path: row.lv_path || `/dev/${row.vg_name}/${row.lv_name}`,
-      tags: (row.lv_tags ?? '').split(',').filter(Boolean),
-      open: (row.lv_attr ?? '').charAt(5) === 'o',
-    }));
+    return ((JSON.parse(out.stdout) as Report).report[0]?.lv ?? []).map(lvFromRow);
+  }
+
+  /** The VG and its LVs: two LVM processes, run side by side. */
+  async observe(vg: string): Promise<{ vg: VolumeGroup | undefined; lvs: LogicalVolume[] }> {
+    const [v, lvs] = await Promise.all([this.vg(vg), this.lvs(vg)]);
+    return { vg: v, lvs };
   }
 
   async lv(vg: string, name: string): Promise<LogicalVolume | undefined> {
@@ -89,7 +86,13 @@ export class Lvm {
   }
 }
 
-export function requireVg(vg: VolumeGroup | undefined, name: string): VolumeGroup {
-  if (!vg) throw new RaptorError('not-found', `volume group ${name} not found (is LVM set up? see raptor host check)`);
-  return vg;
+function lvFromRow(row: Record<string, string>): LogicalVolume {
+  return {
+    name: row.lv_name!,
+    vg: row.vg_name!,
+    sizeBytes: num(row.lv_size),
+    path: row.lv_path || `/dev/${row.vg_name}/${row.lv_name}`,
+    tags: (row.lv_tags ?? '').split(',').filter(Boolean),
+    open: (row.lv_attr ?? '').charAt(5) === 'o',
+  };
 }
