@@ -1,7 +1,6 @@
 // The CLI: parses the contract of DESIGN §2, calls the service functions, maps errors to exit codes.
 import { Command, CommanderError, Option } from 'commander';
 import { createInterface } from 'node:readline/promises';
-import { redactConfig } from '../core/config.ts';
 import { badInput, EXIT_CODES, RaptorError } from '../core/errors.ts';
 import { domainName, parseVmId, validateUser } from '../core/naming.ts';
 import { formatSize, parseSize } from '../core/size.ts';
@@ -38,6 +37,7 @@ function parseCount(v: string): number {
 }
 
 const log = (msg: string) => process.stderr.write(msg + '\n');
+const logStep = (s: Step, st: string) => st !== 'start' && log(`${st === 'skipped' ? 'already done' : 'done'}: ${stepTitle(s)}`);
 
 function printSteps(steps: Step[], uri: string, out: (s: string) => void): void {
   steps.forEach((s, i) => {
@@ -94,9 +94,10 @@ export function buildProgram(version: string): Command {
   const config = program.command('config').description('configuration');
   config
     .command('show')
-    .description('print the effective config (secrets redacted)')
+    // the config holds no secrets: the TSIG key lives in its own file, named by dns.tsig_key_file
+    .description('print the effective config (it holds no secrets: the TSIG key stays in its file)')
     .action((_o, cmd: Command) => {
-      const cfg = redactConfig(loadConfig(g(cmd).config));
+      const cfg = loadConfig(g(cmd).config);
       if (g(cmd).json) printJson(cfg);
       else process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
     });
@@ -162,7 +163,7 @@ export function buildProgram(version: string): Command {
       const t0 = Date.now();
       const { plan, reports } = await createVm(ctx, req, {
         onWait: () => log('waiting for another raptor process to finish (host lock)...'),
-        ...(json ? {} : { onStep: (s: Step, st: string) => st !== 'start' && log(`${st === 'skipped' ? 'already done' : 'done'}: ${stepTitle(s)}`) }),
+        ...(json ? {} : { onStep: logStep }),
         ...(!json && process.stderr.isTTY ? { onImageProgress: (c: string) => process.stderr.write(c.replace(/\n/g, '\r')) } : {}),
       });
       const createdMs = Date.now() - t0;
@@ -217,7 +218,7 @@ export function buildProgram(version: string): Command {
       const stepBytes = parseSize(ctx.config.storage.wipe_step, 'storage.wipe_step');
       const { plan, reports } = await destroyVm(ctx, vmId, {
         onWait: () => log('waiting for another raptor process to finish (host lock)...'),
-        ...(json ? {} : { onStep: (s: Step, st: string) => st !== 'start' && log(`${st === 'skipped' ? 'already done' : 'done'}: ${stepTitle(s)}`) }),
+        ...(json ? {} : { onStep: logStep }),
         wipe: {
           offload: o.offload !== false,
           verify: o.verify === 'full' ? 'full' : 'sample',

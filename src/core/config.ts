@@ -146,8 +146,3 @@ export function parseConfigText(text: string, source: string): Config {
 }
 
 export const defaultConfig = (): Config => resolveConfig({});
-
-/** The effective config for display: secrets are never in it (the TSIG key lives in its own file). */
-export function redactConfig(config: Config): Config {
-  return structuredClone(config);
-}

@@ -3,9 +3,8 @@
 // conflicts or DNS failures refuse the create with nothing changed.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { freePort, nsupdate, startServer, type RunningServer } from './lib/dns-servers.ts';
+import { dig as digAt, freePort, nsupdate, startServer, type RunningServer } from './lib/dns-servers.ts';
 import { cleanup, hostSnapshot, loadTestConfig, raptor, testConfigPath } from './lib/raptor.ts';
 
 const PTR4 = '13.100.51.198.in-addr.arpa';
@@ -28,11 +27,7 @@ for (const kind of ['bind', 'knot'] as const) {
       return path;
     };
     const r = (args: string[], path = cfgPath) => raptor(args, { config: path });
-    const dig = (name: string, type: string): string[] =>
-      execFileSync('dig', ['@127.0.0.1', '-p', String(port), '+tcp', '+short', name, type], { encoding: 'utf8' })
-        .split('\n')
-        .map((l) => l.trim())
-        .filter(Boolean);
+    const dig = (name: string, type: string): string[] => digAt(port, name, type);
 
     before(async () => {
       if (kind === 'knot') {

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfigText, type Config } from '../../../src/core/config.ts';
+import { dig } from './dns-servers.ts';
 
 export const SANDBOX_CONFIG = process.env.RAPTOR_SANDBOX_CONFIG ?? '/run/raptor-sandbox/raptor.toml';
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -146,8 +147,8 @@ export function hostSnapshot(config: Config): string {
 }
 
 /** What the sandbox's DNS server answers (dig, independent of raptor's own client). */
-export async function dnsAnswers(config: Config, name: string, type: string): Promise<string[]> {
-  return sh(['dig', `@${config.dns.server}`, '-p', String(config.dns.port), '+short', '+norecurse', name, type]).split('\n').map((l) => l.trim()).filter(Boolean).sort();
+export function dnsAnswers(config: Config, name: string, type: string): string[] {
+  return dig(config.dns.port, name, type);
 }
 
 /** Remove what a test left behind: domains and LVs by name (no wipe: test data only), then stale DNS. */

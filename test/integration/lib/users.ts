@@ -1,8 +1,10 @@
 // Integration helpers for accounts and access: run commands as a real user, make and remove the
 // test's accounts, groups and tiny domains, snapshot the account files.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { RAPTOR, SANDBOX_CONFIG, requireSandbox } from './raptor.ts';
+import { chmodSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { RAPTOR, SANDBOX_CONFIG, defineXml, requireSandbox } from './raptor.ts';
+
+export { defineXml };
 
 export const URI = 'qemu:///system';
 
@@ -102,15 +104,12 @@ export function removeAccount(user: string): void {
   root(['userdel', '--remove', user]);
 }
 
-/** The sandbox config plus access.libvirt_daemon_configs (until scripts/sandbox writes it). */
+/** A copy of the sandbox config, readable by the test users, that the test may delete afterwards. */
 export function accessConfigPath(): string {
   requireSandbox();
-  let text = readFileSync(SANDBOX_CONFIG, 'utf8');
-  if (!/^libvirt_daemon_configs\s*=/m.test(text)) {
-    text = text.replace(/^\[access\]\n/m, '[access]\nlibvirt_daemon_configs = ["/run/raptor-sandbox/libvirtd.conf"]\n');
-  }
   const path = `/run/raptor-sandbox/raptor-access-${process.pid}.toml`;
-  writeFileSync(path, text, { mode: 0o644 });
+  copyFileSync(SANDBOX_CONFIG, path);
+  chmodSync(path, 0o644);
   return path;
 }
 
@@ -135,17 +134,6 @@ export function defineTinyDomain(name: string): void {
   rootOk(['mkdir', '-p', IMAGE_DIR]);
   if (!existsSync(`${IMAGE_DIR}/${name}.qcow2`)) rootOk(['qemu-img', 'create', '-q', '-f', 'qcow2', `${IMAGE_DIR}/${name}.qcow2`, '16M']);
   defineXml(domainXml(name));
-}
-
-/** virsh define from a temp file (stdin here is a socket, which virsh cannot open as /dev/stdin). */
-export function defineXml(xml: string): void {
-  const path = `/tmp/raptor-access-${process.pid}-define.xml`;
-  writeFileSync(path, xml);
-  try {
-    rootOk(['virsh', '-c', URI, 'define', path]);
-  } finally {
-    rmSync(path, { force: true });
-  }
 }
 
 export function domainState(name: string): string | undefined {
