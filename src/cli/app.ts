@@ -27,6 +27,9 @@ import { printJson, table, wipeProgressReporter } from './output.ts';
 import { ctxFor, g, loadConfig } from './common.ts';
 import { registerAccessCommands } from './commands-access.ts';
 import { registerDnsCommands } from './commands-dns.ts';
+import { expiresCell, registerLabCommands } from './commands-lab.ts';
+import { expiryWarning, isExpired, parseExpiry } from '../core/expiry.ts';
+import { pendingOf } from '../service/lab.ts';
 import { addUser, describeAccount, readSshKeyArgs } from '../service/access.ts';
 
 function parseCount(v: string): number {
@@ -65,6 +68,7 @@ function vmRow(v: VmInfo): string[] {
     `${v.memoryMiB} MiB`,
     v.disk?.sizeBytes != null ? formatSize(v.disk.sizeBytes) : '-',
     v.network ? `${v.network.bridge} ${v.network.ipv4 ?? ''}`.trim() : '-',
+    expiresCell(v.expires),
   ];
 }
 
@@ -116,6 +120,8 @@ export function buildProgram(version: string): Command {
     .option('--image <file>', 'write this raw or qcow2 disk image onto the new volume')
     .option('--ssh-key <key|file>', "make sure the owner's host account exists with this SSH public key (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--force', "replace DNS data at the VM's names that raptor did not write")
+    .option('--expires <when>', 'when raptor vm reap destroys it: a date (2027-03-01), a UTC time, or a duration (90d, 12h)')
+    .option('--ignore-quota', "go past the owner's quota (recorded in the audit log)")
     .option('--wait-for <regex>', 'with --start: wait until a console line matches')
     .option('--timeout <s>', 'seconds --wait-for waits', '300')
     .option('--dry-run', 'print the plan, change nothing')
@@ -141,6 +147,8 @@ export function buildProgram(version: string): Command {
         noNetwork: o.network === false,
         start: Boolean(o.start),
         force: Boolean(o.force),
+        ...(o.expires !== undefined ? { expires: parseExpiry(String(o.expires), new Date()).toISOString() } : {}),
+        ...(o.ignoreQuota ? { ignoreQuota: true } : {}),
       };
       if (req.noNetwork && req.bridge !== undefined) throw badInput('--bridge and --no-network cannot be used together');
       const sshKeys = readSshKeyArgs(o.sshKey as string[]);
@@ -233,19 +241,27 @@ export function buildProgram(version: string): Command {
   vm.command('list')
     .description('list VMs (domains not following the naming rule are shown as unmanaged)')
     .option('--user <user>', 'only this user\'s VMs')
-    .action(async (o: { user?: string }, cmd: Command) => {
+    .option('--expired', 'only VMs whose expiry has passed (what raptor vm reap destroys)')
+    .action(async (o: { user?: string; expired?: boolean }, cmd: Command) => {
       if (o.user !== undefined) validateUser(o.user);
-      const vms = await listVms(ctxFor(cmd), o.user);
+      const now = new Date();
+      const vms = (await listVms(ctxFor(cmd), o.user)).filter((v) => !o.expired || (v.managed && isExpired(v.expires, now)));
       if (g(cmd).json) printJson(vms);
-      else process.stdout.write(table(['NAME', 'USER', 'STATE', 'VCPUS', 'CPUS', 'MEMORY', 'DISK', 'NETWORK'], vms.map(vmRow)));
+      else process.stdout.write(table(['NAME', 'USER', 'STATE', 'VCPUS', 'CPUS', 'MEMORY', 'DISK', 'NETWORK', 'EXPIRES'], vms.map(vmRow)));
     });
 
   vm.command('show')
     .description('show one VM')
     .argument('<USER-NAME>')
     .action(async (id: string, _o, cmd: Command) => {
-      const info = await showVm(ctxFor(cmd), parseVmId(id));
-      if (g(cmd).json) printJson(info);
+      const ctx = ctxFor(cmd);
+      const vmId = parseVmId(id);
+      const info = await showVm(ctx, vmId);
+      // a resize of CPUs or memory waits for the next boot: the persistent definition says what comes
+      const pending = await pendingOf(ctx, vmId, info.state);
+      const warning = expiryWarning(info.name, info.expires, new Date());
+      if (warning) log(`raptor: warning: ${warning}`);
+      if (g(cmd).json) printJson({ ...info, pending });
       else {
         const rows: [string, string][] = [
           ['name', info.name],
@@ -257,6 +273,14 @@ export function buildProgram(version: string): Command {
           ['network', info.network ? `${info.network.bridge} ${info.network.mac} ${info.network.ipv4 ?? ''} ${info.network.ipv6 ?? ''}`.trim() : 'none'],
           ['fqdn', info.fqdn ?? '-'],
           ['created', info.createdAt ?? '-'],
+          ['expires', info.expires ?? 'never'],
+          ...(pending
+            ? ([['pending', `from the next boot: ${[
+                pending.vcpus !== undefined || pending.cpuset ? `${pending.vcpus ?? info.vcpus} vCPUs on host CPUs ${formatCpuList(pending.cpuset ?? info.cpuset)}` : '',
+                pending.emulatorCpuset ? `emulator on ${formatCpuList(pending.emulatorCpuset)}` : '',
+                pending.memoryMiB !== undefined ? `memory ${pending.memoryMiB} MiB` : '',
+              ].filter(Boolean).join(', ')}`]] as [string, string][])
+            : []),
         ];
         process.stdout.write(rows.map(([k, v]) => `${k.padEnd(8)} ${v}`).join('\n') + '\n');
       }
@@ -300,6 +324,7 @@ export function buildProgram(version: string): Command {
 
   registerDnsCommands(program);
   registerAccessCommands(program);
+  registerLabCommands(program);
   return program;
 }
 

@@ -3,13 +3,15 @@ import { Command, CommanderError } from 'commander';
 import { validateUser } from '../core/naming.ts';
 import { addUser, describeAccount, hostCheck, hostInit, listUsers, readSshKeyArgs, removeUser, requireAdmin, type CheckLine } from '../service/access.ts';
 import { ctxFor, g } from './common.ts';
+import { usageOf } from '../service/lab.ts';
+import { formatSize } from '../core/size.ts';
 import { printJson, table } from './output.ts';
 
 /**
  * Commands that change the host, so only an admin (root or an admin group) may run them; the
  * rest (vm list/show/start/stop/reboot/console) run as the caller, and polkit decides.
  */
-export const ADMIN_ONLY_COMMANDS = new Set(['vm create', 'vm destroy', 'user add', 'user remove', 'host init']);
+export const ADMIN_ONLY_COMMANDS = new Set(['vm create', 'vm destroy', 'vm resize', 'vm expire', 'vm reap', 'user add', 'user remove', 'host init']);
 
 const commandPath = (cmd: Command): string => {
   const names: string[] = [];
@@ -98,11 +100,25 @@ export function registerAccessCommands(program: Command): void {
 
   user
     .command('list')
-    .description('members of the user group and their VMs')
+    .description('members of the user group, their VMs, and their use against quota')
     .action(async (_o, cmd: Command) => {
-      const users = await listUsers(ctxFor(cmd));
-      if (g(cmd).json) printJson(users);
-      else out(table(['USER', 'UID', 'VMS'], users.map((u) => [u.user, String(u.uid), u.vms.join(', ') || '-'])));
+      const ctx = ctxFor(cmd);
+      const users = await listUsers(ctx);
+      const usage = await usageOf(ctx, users.map((u) => u.user));
+      const withUse = users.map((u) => ({ ...u, ...usage.get(u.user)! }));
+      if (g(cmd).json) printJson(withUse);
+      else {
+        const of = (n: number, limit: number | null, f: (x: number) => string = String) => `${f(n)}/${limit === null ? '-' : f(limit)}`;
+        out(table(['USER', 'UID', 'VMS', 'VCPUS', 'MEMORY', 'DISK', 'NAMES'], withUse.map((u) => [
+          u.user,
+          String(u.uid),
+          of(u.use.vms, u.quota.vms),
+          of(u.use.vcpus, u.quota.vcpus),
+          of(u.use.memoryBytes, u.quota.memoryBytes, formatSize),
+          of(u.use.diskBytes, u.quota.diskBytes, formatSize),
+          u.vms.join(', ') || '-',
+        ])));
+      }
     });
 
   // ---- host ----

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { badInput } from './errors.ts';
+import { parseSize } from './size.ts';
 
 const bridgeNumber = (name: string): number | undefined => {
   const m = /(\d+)$/.exec(name);
@@ -26,6 +27,29 @@ const bridgeSchema = z
     ipv6: z.string().regex(/^[0-9a-fA-F:]+$/, 'an IPv6 address').optional(),
   })
   .strict();
+
+// quota sizes are written as on the command line ("16G"); unset keys mean no limit
+const quotaSize = z.string().refine((v) => {
+  try {
+    parseSize(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'a size like "16G" or "512M"');
+const quotaLimits = {
+  vms: z.number().int().min(0).optional(),
+  vcpus: z.number().int().min(0).optional(),
+  memory: quotaSize.optional(),
+  disk: quotaSize.optional(),
+};
+const quotasSchema = z
+  .object({
+    ...quotaLimits,
+    users: z.record(z.string().regex(/^[a-z_][a-z0-9_]{0,31}$/, 'a user name'), z.object(quotaLimits).strict()).default({}),
+  })
+  .strict()
+  .default({});
 
 const cpuListRe = /^$|^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 
@@ -99,6 +123,7 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    quotas: quotasSchema,
   })
   .strict();
 

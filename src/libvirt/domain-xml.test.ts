@@ -22,7 +22,7 @@ export const SAMPLES: Record<string, DomainSpec> = {
     network: { bridge: 'br-vm1', mac: '52:54:00:00:00:01' },
     console: 'virtio',
     consoleLog: '/var/log/libvirt/qemu/alice-web-console.log',
-    metadata: { owner: 'alice', bridge: 'br-vm1', createdAt: '2026-11-26T12:00:00.000Z' },
+    metadata: { owner: 'alice', bridge: 'br-vm1', createdAt: '2026-11-26T12:00:00.000Z', expires: '2027-03-01T00:00:00.000Z' },
   },
   'bob-batch': {
     name: 'bob-batch',

@@ -18,7 +18,8 @@ export interface DomainSpec {
   console: 'virtio' | 'serial';
   /** virtlogd copies the console's output here, so scripts can read it without attaching */
   consoleLog: string | null;
-  metadata: { owner: string; bridge: string | null; createdAt: string };
+  /** expires: ISO time after which `raptor vm reap` destroys the VM (absent: never) */
+  metadata: { owner: string; bridge: string | null; createdAt: string; expires?: string };
 }
 
 type Node = Record<string, unknown>;
@@ -50,6 +51,7 @@ function metadataElement(s: DomainSpec): Node {
       'raptor:owner': s.metadata.owner,
       ...(s.metadata.bridge ? { 'raptor:bridge': s.metadata.bridge } : {}),
       'raptor:created-at': s.metadata.createdAt,
+      ...(s.metadata.expires ? { 'raptor:expires': s.metadata.expires } : {}),
     },
   };
 }
@@ -167,6 +169,7 @@ export interface RaptorMetadata {
   owner?: string;
   bridge?: string;
   createdAt?: string;
+  expires?: string;
 }
 
 function findRaptorMetadata(metadata: Node): RaptorMetadata | undefined {
@@ -183,6 +186,8 @@ function findRaptorMetadata(metadata: Node): RaptorMetadata | undefined {
     if (owner !== undefined) out.owner = owner;
     if (bridge !== undefined) out.bridge = bridge;
     if (createdAt !== undefined) out.createdAt = createdAt;
+    const expires = child('expires');
+    if (expires !== undefined) out.expires = expires;
     return out;
   }
   return undefined;
@@ -303,6 +308,11 @@ export function specFromParsed(p: ParsedDomain): DomainSpec {
     network: net ? { bridge: net.bridge, mac: net.mac } : null,
     console: p.console,
     consoleLog: p.consoleLog,
-    metadata: { owner: p.metadata?.owner ?? '', bridge: p.metadata?.bridge ?? null, createdAt: p.metadata?.createdAt ?? '' },
+    metadata: {
+      owner: p.metadata?.owner ?? '',
+      bridge: p.metadata?.bridge ?? null,
+      createdAt: p.metadata?.createdAt ?? '',
+      ...(p.metadata?.expires ? { expires: p.metadata.expires } : {}),
+    },
   };
 }

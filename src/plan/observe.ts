@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../core/config.ts';
 import { parseCpuList } from '../core/cpus.ts';
-import { parseDomainXml } from '../libvirt/domain-xml.ts';
-import type { Virsh } from '../libvirt/virsh.ts';
+import { parseDomainXml, type ParsedDomain } from '../libvirt/domain-xml.ts';
+import { virshQuote, type Virsh } from '../libvirt/virsh.ts';
 import type { Lvm } from '../storage/lvm.ts';
 import type { HostState, ObservedDomain } from './planner.ts';
 
@@ -15,7 +15,38 @@ export async function observeDomains(virsh: Virsh): Promise<ObservedDomain[]> {
   return virsh.listWithXml(parseDomainXml);
 }
 
+const MARK = '@@raptor-inactive@@';
+
+/**
+ * The persistent definitions of running domains, in one virsh process: a resize pending for the
+ * next boot holds those CPUs too. Domains gone meanwhile are left out.
+ */
+export async function observeInactive(virsh: Virsh, names: string[]): Promise<Map<string, ParsedDomain>> {
+  const out = new Map<string, ParsedDomain>();
+  if (!names.length) return out;
+  const script = names.map((n) => `dumpxml --inactive ${virshQuote(n)}`).join(` ; echo ${MARK} ; `);
+  let parts: string[];
+  try {
+    parts = (await virsh.exec([script])).split(MARK);
+  } catch {
+    // one domain vanished: ask each alone
+    parts = await Promise.all(names.map((n) => virsh.dumpXml(n, true).catch(() => '')));
+  }
+  names.forEach((n, i) => {
+    const xml = parts[i] ?? '';
+    if (xml.includes('<domain')) out.set(n, parseDomainXml(xml.slice(xml.indexOf('<domain'))));
+  });
+  return out;
+}
+
+/** Domains with the persistent definition of each running one. */
+export async function observeDomainsWithInactive(virsh: Virsh): Promise<ObservedDomain[]> {
+  const domains = await observeDomains(virsh);
+  const inactive = await observeInactive(virsh, domains.filter((d) => d.state !== 'shut off').map((d) => d.name));
+  return domains.map((d) => (inactive.has(d.name) ? { ...d, inactive: inactive.get(d.name)! } : d));
+}
+
 export async function observeHost(config: Config, virsh: Virsh, lvm: Lvm): Promise<HostState> {
-  const [domains, { vg, lvs }] = await Promise.all([observeDomains(virsh), lvm.observe(config.storage.vg)]);
+  const [domains, { vg, lvs }] = await Promise.all([observeDomainsWithInactive(virsh), lvm.observe(config.storage.vg)]);
   return { hostCpus: hostCpus(), domains, vg, lvs };
 }

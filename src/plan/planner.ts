@@ -11,11 +11,15 @@ import type { LogicalVolume, VolumeGroup } from '../storage/lvm.ts';
 import { TAG_CREATING, TAG_WIPED } from '../storage/lvm.ts';
 import { recordLines, vmRecords, type VmAddressing } from '../dns/records.ts';
 import type { Step } from './steps.ts';
+import { checkQuota, noUsage, quotaFor, usageByUser } from '../core/quota.ts';
+import { usageSource } from './usage.ts';
 
 export interface ObservedDomain {
   name: string;
   state: DomainState;
   parsed: ParsedDomain;
+  /** the persistent definition of a running domain, when it was read (a resize pending for the next boot) */
+  inactive?: ParsedDomain;
 }
 
 export interface HostState {
@@ -37,6 +41,10 @@ export interface CreateRequest {
   force?: boolean;
   /** a disk image to write onto the new LV (inspected by the caller: format and virtual size) */
   image?: { path: string; format: 'raw' | 'qcow2'; virtualSize: number };
+  /** ISO time after which `raptor vm reap` destroys the VM */
+  expires?: string;
+  /** an admin's override of the owner's quota (the audit log records it) */
+  ignoreQuota?: boolean;
 }
 
 export interface CreatePlan {
@@ -61,7 +69,7 @@ export function bridgesInUse(host: HostState, exceptDomain?: string): Set<string
 }
 
 export function cpusPinned(host: HostState, exceptDomain?: string): number[] {
-  return [...new Set(host.domains.filter((d) => d.name !== exceptDomain).flatMap((d) => d.parsed.pinnedCpus))];
+  return [...new Set(host.domains.filter((d) => d.name !== exceptDomain).flatMap((d) => [...d.parsed.pinnedCpus, ...(d.inactive?.pinnedCpus ?? [])]))];
 }
 
 export function planCreate(config: Config, req: CreateRequest, host: HostState, now: Date): CreatePlan {
@@ -88,6 +96,10 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
     throw conflict(`an unfinished create of ${names.domain} left ${vg.name}/${names.lv} with ${formatSize(existingLv.sizeBytes)}, not ${formatSize(req.diskBytes)}: rerun it with --disk ${existingLv.sizeBytes}b or run raptor vm destroy ${names.domain}`);
   }
 
+  if (!existingDomain && !existingLv && !req.ignoreQuota) {
+    const use = usageByUser(usageSource(host)).get(req.vm.user) ?? noUsage();
+    checkQuota(req.vm.user, quotaFor(config, req.vm.user), use, { vms: 1, vcpus: req.cpus, memoryBytes: req.memoryBytes, diskBytes: req.diskBytes });
+  }
   let spec: DomainSpec;
   if (existingDomain) {
     // A crashed create already defined the domain: keep its allocation, finish the rest.
@@ -105,7 +117,7 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
       network: net ? { bridge: net.bridge, mac: net.mac } : null,
       console: config.console,
       consoleLog: names.consoleLog,
-      metadata: { owner: req.vm.user, bridge: net?.bridge ?? null, createdAt: p.metadata?.createdAt ?? now.toISOString() },
+      metadata: { ...(p.metadata?.expires ? { expires: p.metadata.expires } : {}), owner: req.vm.user, bridge: net?.bridge ?? null, createdAt: p.metadata?.createdAt ?? now.toISOString() },
     };
   } else {
     const bridge = req.noNetwork ? null : allocateBridge(config.bridges, bridgesInUse(host), req.bridge);
@@ -126,7 +138,7 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
       network: bridge ? { bridge: bridge.name, mac: bridge.mac } : null,
       console: config.console,
       consoleLog: names.consoleLog,
-      metadata: { owner: req.vm.user, bridge: bridge?.name ?? null, createdAt: now.toISOString() },
+      metadata: { owner: req.vm.user, bridge: bridge?.name ?? null, createdAt: now.toISOString(), ...(req.expires ? { expires: req.expires } : {}) },
     };
   }
   const xml = renderDomainXml(spec);

@@ -14,7 +14,12 @@ export type Step =
   | { kind: 'lv-remove'; vg: string; lv: string }
   /** records: the zone lines, for display; the executor re-derives and re-observes them */
   | { kind: 'dns-add'; vm: VmAddressing; force: boolean; records: string[]; server: string; keyFile: string }
-  | { kind: 'dns-remove'; vm: VmAddressing; records: string[]; server: string; keyFile: string };
+  | { kind: 'dns-remove'; vm: VmAddressing; records: string[]; server: string; keyFile: string }
+  // resize (plan/resize.ts): the persistent definition, live memory, the volume, the guest's view of it
+  | { kind: 'domain-redefine'; domain: string; xml: string; previousXml: string; changes: string[] }
+  | { kind: 'domain-setmem'; domain: string; memoryMiB: number; previousMiB: number }
+  | { kind: 'lv-extend'; vg: string; lv: string; fromBytes: number; toBytes: number }
+  | { kind: 'domain-blockresize'; domain: string; target: string; sizeBytes: number };
 
 export type StepKind = Step['kind'];
 
@@ -44,6 +49,14 @@ export function stepTitle(step: Step): string {
       return `add DNS records for ${step.vm.fqdn} (A/AAAA and PTR)${step.force ? ', replacing other data' : ''}`;
     case 'dns-remove':
       return `remove DNS records of ${step.vm.fqdn}`;
+    case 'domain-redefine':
+      return `redefine ${step.domain} with ${step.changes.join(', ')} (effective from the next boot)`;
+    case 'domain-setmem':
+      return `set the running ${step.domain}'s memory to ${step.memoryMiB} MiB (balloon)`;
+    case 'lv-extend':
+      return `extend logical volume ${step.vg}/${step.lv} from ${formatSize(step.fromBytes)} to ${formatSize(step.toBytes)}`;
+    case 'domain-blockresize':
+      return `tell the running ${step.domain} that disk ${step.target} is now ${formatSize(step.sizeBytes)}`;
   }
 }
 
@@ -76,5 +89,13 @@ export function stepCommands(step: Step, uri: string): string[] {
       const verb = step.kind === 'dns-add' ? 'add' : 'delete';
       return [`nsupdate -k ${q(step.keyFile)} <<EOF`, `server ${step.server}`, ...step.records.map((r) => `update ${verb} ${r}`), 'send', 'EOF'];
     }
+    case 'domain-redefine':
+      return [`${virsh} define ${q(step.domain)}.xml`];
+    case 'domain-setmem':
+      return [`${virsh} setmem ${q(step.domain)} ${step.memoryMiB}M --live`];
+    case 'lv-extend':
+      return [`lvextend -L ${step.toBytes}b ${q(step.vg)}/${q(step.lv)}`];
+    case 'domain-blockresize':
+      return [`${virsh} blockresize ${q(step.domain)} ${q(step.target)} --size ${step.sizeBytes}B`];
   }
 }

@@ -82,8 +82,9 @@ export async function planVmCreate(ctx: Context, req: CreateRequest): Promise<Cr
   return planCreate(ctx.config, req, host, new Date());
 }
 
-function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undone', error?: unknown): void {
+function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undone', error?: unknown, extra: Record<string, unknown> = {}): void {
   appendAudit(ctx.config.audit_log, {
+    ...extra,
     command: ctx.commandLine,
     plan: steps.map(stepTitle),
     result,
@@ -91,7 +92,14 @@ function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undo
   });
 }
 
-async function runApply<P extends { steps: Step[] }>(ctx: Context, plan: P, deps: Partial<ExecutorDeps>, onStep?: (s: Step, st: string) => void): Promise<ApplyOutcome<P>> {
+/** Apply a plan made under the host lock; one audit entry (with `audit`'s fields) either way. */
+export async function runApply<P extends { steps: Step[] }>(
+  ctx: Context,
+  plan: P,
+  deps: Partial<ExecutorDeps>,
+  onStep?: (s: Step, st: string) => void,
+  audit: Record<string, unknown> = {},
+): Promise<ApplyOutcome<P>> {
   const executors = hostExecutors({
     ...(deps.onImageProgress ? { onImageProgress: deps.onImageProgress } : {}),
     run: ctx.run,
@@ -104,12 +112,12 @@ async function runApply<P extends { steps: Step[] }>(ctx: Context, plan: P, deps
   try {
     // plans are made under the host lock from a fresh observation: what is done is not in them
     const reports = await applyPlan(plan.steps, executors, { checkDone: false, afterStep: failpoint, ...(onStep ? { onStep } : {}) });
-    auditApply(ctx, plan.steps, 'ok');
+    auditApply(ctx, plan.steps, 'ok', undefined, audit);
     return { plan, reports };
   } catch (err) {
     if (err instanceof ApplyError) {
       const undone = err.reports.some((r) => r.status === 'undone');
-      auditApply(ctx, plan.steps, undone ? 'undone' : 'failed', err.cause);
+      auditApply(ctx, plan.steps, undone ? 'undone' : 'failed', err.cause, audit);
       const cause = err.cause instanceof RaptorError ? err.cause : new RaptorError('unexpected', err.message, { cause: err.cause });
       const suffix = undone ? ' (finished steps were undone)' : '';
       const undoFail = err.undoErrors.length ? `; undo also failed: ${(err.undoErrors[0] as Error).message}` : '';
@@ -127,7 +135,7 @@ export async function createVm(
   return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmCreate(ctx, req);
     await precheckDns(ctx, plan);
-    return runApply(ctx, plan, opts.onImageProgress ? { onImageProgress: opts.onImageProgress } : {}, opts.onStep);
+    return runApply(ctx, plan, opts.onImageProgress ? { onImageProgress: opts.onImageProgress } : {}, opts.onStep, req.ignoreQuota ? { ignoreQuota: true } : {});
   });
 }
 
@@ -169,6 +177,8 @@ export interface VmInfo {
   network: { bridge: string; mac: string; ipv4: string | null; ipv6: string | null } | null;
   fqdn: string | null;
   createdAt: string | null;
+  /** when `raptor vm reap` destroys it; null: never */
+  expires: string | null;
 }
 
 /** A VM's disk size, as the size of its block device: no LVM process, and readable by vm-users too. */
@@ -205,6 +215,7 @@ export function vmInfo(config: Config, d: ObservedDomain, sizeOf: (path: string)
       : null,
     fqdn: names && config.dns.enabled ? names.fqdn : null,
     createdAt: p.metadata?.createdAt ?? null,
+    expires: p.metadata?.expires ?? null,
   };
 }
 

@@ -81,6 +81,14 @@ export class Lvm {
     await this.run([this.lvmCommand, 'lvchange', '--deltag', tag, `${vg}/${name}`], { timeoutMs: 60_000 });
   }
 
+  /** Grow (or, to undo a grow the guest never saw, shrink back) an LV to exactly sizeBytes. */
+  async resize(vg: string, name: string, sizeBytes: number, opts: { shrink?: boolean } = {}): Promise<void> {
+    const argv = opts.shrink
+      ? [this.lvmCommand, 'lvreduce', '--yes', '--force', '-L', `${sizeBytes}b`, `${vg}/${name}`]
+      : [this.lvmCommand, 'lvextend', '-L', `${sizeBytes}b`, `${vg}/${name}`];
+    await this.run(argv, { timeoutMs: 120_000 });
+  }
+
   async remove(vg: string, name: string): Promise<void> {
     await this.run([this.lvmCommand, 'lvremove', '--yes', `${vg}/${name}`], { timeoutMs: 120_000 });
   }

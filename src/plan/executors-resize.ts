@@ -1,0 +1,38 @@
+// Host side of the resize steps: persistent definition, live memory, LV, the running guest's disk.
+import type { Executors } from './apply.ts';
+import type { ExecutorDeps } from './executors.ts';
+
+type ResizeKinds = 'domain-redefine' | 'domain-setmem' | 'lv-extend' | 'domain-blockresize';
+
+export function resizeExecutors(d: Pick<ExecutorDeps, 'virsh' | 'lvm'>): Pick<Executors, ResizeKinds> {
+  const { virsh, lvm } = d;
+  return {
+    'domain-redefine': {
+      isDone: async (s) => (await virsh.dumpXml(s.domain, true)) === s.xml,
+      apply: (s) => virsh.define(s.xml),
+      // the definition as it was before: libvirt takes it back whole (same uuid)
+      undo: (s) => virsh.define(s.previousXml),
+    },
+    'domain-setmem': {
+      isDone: async () => false,
+      apply: async (s) => {
+        await virsh.exec(['setmem', s.domain, `${s.memoryMiB}M`, '--live']);
+      },
+      undo: async (s) => {
+        if ((await virsh.state(s.domain)) === 'running') await virsh.exec(['setmem', s.domain, `${s.previousMiB}M`, '--live']);
+      },
+    },
+    'lv-extend': {
+      isDone: async (s) => ((await lvm.lv(s.vg, s.lv))?.sizeBytes ?? 0) >= s.toBytes,
+      apply: (s) => lvm.resize(s.vg, s.lv, s.toBytes),
+      // only reached when telling the guest failed, so no guest has seen (or written) the new space
+      undo: (s) => lvm.resize(s.vg, s.lv, s.fromBytes, { shrink: true }),
+    },
+    'domain-blockresize': {
+      isDone: async () => false,
+      apply: async (s) => {
+        await virsh.exec(['blockresize', s.domain, s.target, '--size', `${s.sizeBytes}B`]);
+      },
+    },
+  };
+}
