@@ -4,7 +4,7 @@ import type { Config } from '../core/config.ts';
 import { allocateCpus, formatCpuList, parseCpuList } from '../core/cpus.ts';
 import { badInput, conflict, notFound } from '../core/errors.ts';
 import type { VmId } from '../core/naming.ts';
-import { checkQuota, quotaFor, usageByUser, noUsage } from '../core/quota.ts';
+import { checkQuota, quotaFor, usageByUser, noUsage, type Usage } from '../core/quota.ts';
 import { usageSource } from './usage.ts';
 import { formatSize } from '../core/size.ts';
 import { diskTargetOf, editDomainXml, hasBalloon, type DomainEdit } from '../libvirt/domain-edit.ts';
@@ -41,6 +41,12 @@ export interface ResizePlan {
   /** what the user should know: what takes effect when */
   notes: string[];
   after: { diskBytes: number | null; memoryMiB: number; vcpus: number; cpuset: number[]; emulatorCpuset: number[] };
+}
+
+function checkQuotaUnless(req: ResizeRequest, config: Config, host: HostState, more: Usage): void {
+  if (req.ignoreQuota) return;
+  const use = usageByUser(usageSource(host)).get(req.vm.user) ?? noUsage();
+  checkQuota(req.vm.user, quotaFor(config, req.vm.user), use, more);
 }
 
 export function planResize(config: Config, req: ResizeRequest, host: HostState, target: ResizeTarget): ResizePlan {
@@ -119,8 +125,10 @@ export function planResize(config: Config, req: ResizeRequest, host: HostState, 
     const ownOk = cur.vcpuPins.length === req.cpus && cur.vcpuPins.every((c) => !others.includes(c) && !reserved.includes(c) && host.hostCpus.includes(c)) && own.size === req.cpus;
     if (ownOk) notes.push(`CPUs: already ${req.cpus} on ${formatCpuList(cur.vcpuPins)}, unchanged`);
     else {
-      const alloc = allocateCpus({ hostCpus: host.hostCpus, reserved, pinned: others }, req.cpus, config.cpus.emulator);
       more.vcpus = Math.max(0, req.cpus - cur.vcpus);
+      // policy before capacity, as for create: the quota names what the user may have
+      checkQuotaUnless(req, config, host, more);
+      const alloc = allocateCpus({ hostCpus: host.hostCpus, reserved, pinned: others }, req.cpus, config.cpus.emulator);
       vcpuPins = alloc.vcpuPins;
       emulatorSet = alloc.emulatorSet;
       edit.vcpuPins = alloc.vcpuPins;
@@ -130,10 +138,7 @@ export function planResize(config: Config, req: ResizeRequest, host: HostState, 
     }
   }
 
-  if (!req.ignoreQuota) {
-    const use = usageByUser(usageSource(host)).get(req.vm.user) ?? noUsage();
-    checkQuota(req.vm.user, quotaFor(config, req.vm.user), use, more);
-  }
+  checkQuotaUnless(req, config, host, more);
 
   let xml: string | null = null;
   if (changes.length) {
