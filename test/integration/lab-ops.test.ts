@@ -108,7 +108,7 @@ describe('lab operations', () => {
   test('disk: grows with lvextend, the running guest sees the new size; a shrink is exit 2; dry run changes nothing', { timeout: 300_000 }, async () => {
     // a copy of its own: other work may rebuild the shared default image from another recipe meanwhile
     const image = sh([`${ROOT}scripts/guest-image`, '--out', '/var/cache/raptor/lab-ops-guest.img']).trim().split('\n').pop()!;
-    let out = await r(['vm', 'create', 'lopsb-disk', '--cpus', '1', '--memory', '256M', '--disk', '64M', '--image', image, '--start', '--wait-for', 'raptor-guest: ready', '--timeout', '240']);
+    let out = await r(['vm', 'create', 'lopsb-disk', '--cpus', '1', '--memory', '512M', '--disk', '64M', '--image', image, '--start', '--wait-for', 'raptor-guest: ready', '--timeout', '180']);
     assert.equal(out.code, 0, out.stderr);
     const sectors = async () => Number((await guestSays('lopsb-disk', 'echo "lo-size=$(cat /sys/block/vda/size)"', /lo-size=(\d+)/))[1]);
     assert.equal(await sectors(), (64 * MiB) / 512, 'the guest starts with 64 MiB');
@@ -142,17 +142,17 @@ describe('lab operations', () => {
   test('memory and CPUs: persistent definition now, live from the next boot, vm show says so; pending CPUs are taken', { timeout: 300_000 }, async () => {
     const live0 = parseDomainXml(dumpxml('lopsb-disk'));
     assert.equal(live0.vcpus, 1);
-    let out = await r(['vm', 'resize', 'lopsb-disk', '--cpus', '2', '--memory', '384M']);
+    let out = await r(['vm', 'resize', 'lopsb-disk', '--cpus', '2', '--memory', '768M']);
     assert.equal(out.code, 0, out.stderr);
-    assert.match(out.stdout, /memory: 384 MiB from the next boot \(not live: the domain has no memory balloon\)/);
+    assert.match(out.stdout, /memory: 768 MiB from the next boot \(not live: the domain has no memory balloon\)/);
     const inactive = parseDomainXml(virsh('dumpxml', '--inactive', 'lopsb-disk'));
-    assert.deepEqual([inactive.vcpus, inactive.vcpuPins, inactive.emulatorSet, inactive.memoryMiB], [2, [0, 1], [0, 1], 384]);
+    assert.deepEqual([inactive.vcpus, inactive.vcpuPins, inactive.emulatorSet, inactive.memoryMiB], [2, [0, 1], [0, 1], 768]);
     const live = parseDomainXml(dumpxml('lopsb-disk'));
-    assert.deepEqual([live.vcpus, live.vcpuPins, live.memoryMiB], [1, live0.vcpuPins, 256], 'the running guest keeps what it booted with');
+    assert.deepEqual([live.vcpus, live.vcpuPins, live.memoryMiB], [1, live0.vcpuPins, 512], 'the running guest keeps what it booted with');
     let show = await r(['vm', 'show', 'lopsb-disk', '--json']);
-    assert.deepEqual((show.json as { pending: unknown }).pending, { vcpus: 2, cpuset: [0, 1], emulatorCpuset: [0, 1], memoryMiB: 384 });
+    assert.deepEqual((show.json as { pending: unknown }).pending, { vcpus: 2, cpuset: [0, 1], emulatorCpuset: [0, 1], memoryMiB: 768 });
     const human = await r(['vm', 'show', 'lopsb-disk']);
-    assert.match(human.stdout, /^pending\s+from the next boot: 2 vCPUs on host CPUs 0-1, emulator on 0-1, memory 384 MiB$/m);
+    assert.match(human.stdout, /^pending\s+from the next boot: 2 vCPUs on host CPUs 0-1, emulator on 0-1, memory 768 MiB$/m);
 
     // CPU 1 is free now but promised to lopsb-disk's next boot: a new VM must not get it
     let before = hostSnapshot(config);
@@ -165,7 +165,7 @@ describe('lab operations', () => {
     assert.equal((await r(['vm', 'stop', 'lopsb-disk', '--force'])).code, 0);
     assert.equal((await r(['vm', 'start', 'lopsb-disk'])).code, 0);
     const booted = parseDomainXml(dumpxml('lopsb-disk'));
-    assert.deepEqual([booted.vcpus, booted.vcpuPins, booted.memoryMiB], [2, [0, 1], 384]);
+    assert.deepEqual([booted.vcpus, booted.vcpuPins, booted.memoryMiB], [2, [0, 1], 768]);
     show = await r(['vm', 'show', 'lopsb-disk', '--json']);
     assert.equal((show.json as { pending: unknown }).pending, null);
 
