@@ -1,8 +1,8 @@
 // What every command module shares: global options, config loading, the service context.
 import type { Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { defaultConfig, parseConfigText, type Config } from '../core/config.ts';
-import { badInput } from '../core/errors.ts';
+import { MAX_CONFIG_FILE_BYTES, readBoundedText } from '../host/files.ts';
 import { createContext, type Context } from '../service/vm.ts';
 
 export interface GlobalOpts {
@@ -14,12 +14,7 @@ export interface GlobalOpts {
 export function loadConfig(explicit?: string): Config {
   const path = explicit ?? process.env.RAPTOR_CONFIG ?? (existsSync('/etc/raptor/raptor.toml') ? '/etc/raptor/raptor.toml' : undefined);
   if (path === undefined) return defaultConfig();
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw badInput(`cannot read config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const text = readBoundedText(path, 'config', MAX_CONFIG_FILE_BYTES);
   return parseConfigText(text, path);
 }
 

@@ -3,7 +3,7 @@ import type { Config } from '../core/config.ts';
 import { allocateBridge } from '../core/bridges.ts';
 import { allocateCpus, parseCpuList } from '../core/cpus.ts';
 import { badInput, conflict, notFound } from '../core/errors.ts';
-import { artifactNames, type VmId } from '../core/naming.ts';
+import { artifactNames, validateHostName, type VmId } from '../core/naming.ts';
 import { formatSize } from '../core/size.ts';
 import { renderDomainXml, type DomainSpec, type ParsedDomain } from '../libvirt/domain-xml.ts';
 import type { DomainState } from '../libvirt/virsh.ts';
@@ -65,6 +65,8 @@ export function cpusPinned(host: HostState, exceptDomain?: string): number[] {
 }
 
 export function planCreate(config: Config, req: CreateRequest, host: HostState, now: Date): CreatePlan {
+  // the guest, DHCP and DNS all need a host name: refused before anything else (exit 2)
+  validateHostName(req.vm, config.dns.enabled ? config.dns.zone : undefined);
   const names = namesFor(config, req.vm);
   if (req.memoryBytes % MIB !== 0) throw badInput(`invalid memory ${req.memoryBytes} bytes: must be a whole number of MiB`);
   if (req.bridge !== undefined && req.noNetwork) throw badInput('--bridge and --no-network cannot be used together');
