@@ -6,6 +6,7 @@ import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import type { Lvm } from '../storage/lvm.ts';
 import { TAG_WIPED } from '../storage/lvm.ts';
 import { assertNotOpen, zeroVolume, type WipeProgress } from '../storage/wipe.ts';
+import { writeImageFile } from '../storage/image.ts';
 import type { Runner } from '../host/runner.ts';
 import type { Executors } from './apply.ts';
 import type { DnsTransport } from '../dns/client.ts';
@@ -66,12 +67,8 @@ export function hostExecutors(d: ExecutorDeps): Executors {
     'image-write': {
       // rewriting is always safe here: the planner only adds this step while no domain uses the LV
       isDone: async () => false,
-      apply: async (s) => {
-        await d.run(['qemu-img', 'convert', '-p', '-n', '-f', s.format, '-O', 'raw', '-t', 'none', s.image, s.target], {
-          timeoutMs: 3_600_000,
-          ...(d.onImageProgress ? { onStdout: d.onImageProgress } : {}),
-        });
-      },
+      // checked again and read through the checked descriptor, never through a backing file
+      apply: (s) => writeImageFile(d.run, { image: s.image, format: s.format, virtualSize: s.sizeBytes, target: s.target, ...(d.onImageProgress ? { onProgress: d.onImageProgress } : {}) }),
     },
     'domain-define': {
       isDone: async (s) => (await virsh.state(s.domain)) !== undefined,

@@ -1,5 +1,6 @@
 // Plan steps as plain data, with a title and the shell commands an admin would run instead.
 import { formatSize } from '../core/size.ts';
+import { strictSource } from '../core/image-header.ts';
 import type { VmAddressing } from '../dns/records.ts';
 
 export type Step =
@@ -54,7 +55,7 @@ export function stepCommands(step: Step, uri: string): string[] {
     case 'lv-create':
       return [`lvcreate -L ${step.sizeBytes}b -n ${q(step.lv)}${step.tags.map((t) => ` --addtag ${q(t)}`).join('')} ${q(step.vg)}`];
     case 'image-write':
-      return [`qemu-img convert -p -n -f ${step.format} -O raw ${q(step.image)} ${q(step.target)}`];
+      return [`qemu-img convert -p -n -O raw -t none ${q(strictSource(step.format, step.image))} ${q(step.target)}`];
     case 'domain-define':
       return [`${virsh} define ${q(step.domain)}.xml`];
     case 'domain-start':

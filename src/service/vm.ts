@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { Config } from '../core/config.ts';
-import { badInput, notFound, RaptorError } from '../core/errors.ts';
+import { notFound, RaptorError } from '../core/errors.ts';
 import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
 import { Virsh } from '../libvirt/virsh.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
@@ -16,6 +16,7 @@ import { observeDomains, observeHost } from '../plan/observe.ts';
 import { namesFor, planCreate, planDestroy, type CreatePlan, type CreateRequest, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
 import { stepTitle, type Step } from '../plan/steps.ts';
 import { assertNotOpen, type WipeProgress } from '../storage/wipe.ts';
+import { inspectImageFile } from '../storage/image.ts';
 import type { DnsTransport } from '../dns/client.ts';
 import { checkZones, observe as observeDns, openDns } from '../dns/service.ts';
 import { planAdd, queriesForVm, vmRecords } from '../dns/records.ts';
@@ -269,17 +270,9 @@ export interface ImageInfo {
   virtualSize: number;
 }
 
-/** What qemu-img says about an image; anything but a readable raw or qcow2 file is bad input. */
+/** A regular file holding one self-contained raw or qcow2 layer (storage/image.ts); anything else is bad input. */
 export async function inspectImage(ctx: Context, path: string): Promise<ImageInfo> {
-  if (!existsSync(path)) throw badInput(`image ${path} not found`);
-  let info: { format?: string; 'virtual-size'?: number };
-  try {
-    info = JSON.parse((await ctx.run(['qemu-img', 'info', '--output=json', path], { timeoutMs: 60_000 })).stdout) as typeof info;
-  } catch (err) {
-    throw badInput(`image ${path} cannot be read by qemu-img: ${(err as Error).message}`);
-  }
-  if (info.format !== 'raw' && info.format !== 'qcow2') throw badInput(`image ${path} is ${info.format ?? 'of unknown format'}: raw or qcow2 allowed`);
-  return { path: resolve(path), format: info.format, virtualSize: Number(info['virtual-size']) };
+  return { path: resolve(path), ...(await inspectImageFile(ctx.run, path)) };
 }
 
 export interface ConsoleLine {
