@@ -1,6 +1,7 @@
 // Plan steps as plain data, with a title and the shell commands an admin would run instead.
 import { formatSize } from '../core/size.ts';
 import { strictSource } from '../core/image-header.ts';
+import { escapeControls } from '../core/quote.ts';
 import type { VmAddressing } from '../dns/records.ts';
 
 export type Step =
@@ -26,7 +27,7 @@ export function stepTitle(step: Step): string {
     case 'lv-create':
       return `create logical volume ${step.vg}/${step.lv} of ${formatSize(step.sizeBytes)}`;
     case 'image-write':
-      return `write ${step.format} image ${step.image} (${formatSize(step.sizeBytes)}) onto ${step.target}`;
+      return `write ${step.format} image ${escapeControls(step.image, { keepNewlines: false })} (${formatSize(step.sizeBytes)}) onto ${step.target}`;
     case 'domain-define':
       return `define libvirt domain ${step.domain}`;
     case 'domain-start':
