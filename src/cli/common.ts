@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { defaultConfig, parseConfigText, type Config } from '../core/config.ts';
 import { MAX_CONFIG_FILE_BYTES, readBoundedText } from '../host/files.ts';
+import { escapeControls } from '../core/quote.ts';
 import { createContext, type Context } from '../service/vm.ts';
 
 export interface GlobalOpts {
@@ -15,7 +16,8 @@ export function loadConfig(explicit?: string): Config {
   const path = explicit ?? process.env.RAPTOR_CONFIG ?? (existsSync('/etc/raptor/raptor.toml') ? '/etc/raptor/raptor.toml' : undefined);
   if (path === undefined) return defaultConfig();
   const text = readBoundedText(path, 'config', MAX_CONFIG_FILE_BYTES);
-  return parseConfigText(text, path);
+  // the path starts every config message: no control character of it reaches the terminal
+  return parseConfigText(text, escapeControls(path, { keepNewlines: false }));
 }
 
 export const g = (cmd: Command): GlobalOpts => cmd.optsWithGlobals() as GlobalOpts;

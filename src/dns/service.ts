@@ -1,5 +1,6 @@
 // DNS for VMs: observe the server, plan (records.ts), send the UPDATEs, read them back.
 import { MAX_TSIG_KEY_FILE_BYTES, readBoundedText } from '../host/files.ts';
+import { escapeControls } from '../core/quote.ts';
 import type { Config } from '../core/config.ts';
 import { RaptorError, badInput } from '../core/errors.ts';
 import { DnsClient, DnsError, type DnsTransport } from './client.ts';
@@ -27,7 +28,8 @@ import {
 export async function loadTsigKey(path: string, algorithm?: TsigAlgorithm): Promise<TsigKey> {
   // not-found (4) and not-allowed (5) as before; a FIFO, device or oversized file is bad input
   const text = readBoundedText(path, 'TSIG key file', MAX_TSIG_KEY_FILE_BYTES, { missing: 'not-found', denied: 'not-allowed' });
-  return selectKey(parseKeyFile(text, path), path, algorithm === undefined ? {} : { algorithm });
+  const source = escapeControls(path, { keepNewlines: false });
+  return selectKey(parseKeyFile(text, source), source, algorithm === undefined ? {} : { algorithm });
 }
 
 /** The client for the configured server, with the configured key. */
