@@ -5,6 +5,7 @@ import { allocateCpus, parseCpuList } from '../core/cpus.ts';
 import { badInput, conflict, notFound } from '../core/errors.ts';
 import { artifactNames, validateHostName, type VmId } from '../core/naming.ts';
 import { formatSize } from '../core/size.ts';
+import { escapeControls } from '../core/quote.ts';
 import { renderDomainXml, type DomainSpec, type ParsedDomain } from '../libvirt/domain-xml.ts';
 import type { DomainState } from '../libvirt/virsh.ts';
 import type { LogicalVolume, VolumeGroup } from '../storage/lvm.ts';
@@ -84,7 +85,7 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
     throw conflict(`logical volume ${vg.name}/${names.lv} already exists without a finished VM (an interrupted destroy? run: raptor vm destroy ${names.domain})`);
   }
   if (req.image && req.image.virtualSize > req.diskBytes) {
-    throw badInput(`image ${req.image.path} is ${formatSize(req.image.virtualSize)}, larger than the ${formatSize(req.diskBytes)} disk`);
+    throw badInput(`image ${escapeControls(req.image.path, { keepNewlines: false })} is ${formatSize(req.image.virtualSize)}, larger than the ${formatSize(req.diskBytes)} disk`);
   }
   if (existingLv && existingLv.sizeBytes !== req.diskBytes) {
     throw conflict(`an unfinished create of ${names.domain} left ${vg.name}/${names.lv} with ${formatSize(existingLv.sizeBytes)}, not ${formatSize(req.diskBytes)}: rerun it with --disk ${existingLv.sizeBytes}b or run raptor vm destroy ${names.domain}`);
