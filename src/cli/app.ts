@@ -180,7 +180,7 @@ export function buildProgram(version: string): Command {
         process.stdout.write(`created ${plan.names.domain} in ${(createdMs / 1000).toFixed(1)} s: CPUs ${formatCpuList(plan.spec.vcpuPins)}, ${plan.spec.network ? `${plan.spec.network.bridge} (${plan.spec.network.mac})` : 'no network'}, disk ${plan.names.lvPath}\n`);
       }
       const waited = waitFor ? await waitForConsole(ctx, vmId, waitFor, timeoutS) : undefined;
-      if (waited && !json) process.stdout.write(`console after ${(waited.match.ms / 1000).toFixed(1)} s: ${waited.match.text}\n`);
+      if (waited && !json) process.stdout.write(`console after ${(waited.match.ms / 1000).toFixed(1)} s: ${escapeControls(waited.match.text, { keepNewlines: false })}\n`);
       if (json) {
         printJson({
           created: plan.names.domain,
