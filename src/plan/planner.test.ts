@@ -118,6 +118,8 @@ test('destroy refuses a held volume before any step, except the own qemu', () =>
   const openLv = { ...host, lvs: [{ ...lv, open: true }] };
   assert.throws(() => plan({ device: '/dev/dm-3', holders: [], unreadable: [] }, openLv), (e: unknown) => kind('conflict')(e) && /LVM reports it open/.test((e as Error).message));
   assert.equal(plan(own, openLv).steps.length, 4);
+  // an inactive LV has no device to wipe: refused before DNS and the domain are touched
+  assert.throws(() => planDestroy(config, req.vm, host, 10, { persistent: true, deviceMissing: true }), (e: unknown) => kind('conflict')(e) && /lvchange -ay lvm-data\/guest-alice-web/.test((e as Error).message));
 });
 
 test('create refuses a disk no free piece can hold under contiguous allocation', () => {

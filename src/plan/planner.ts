@@ -171,8 +171,10 @@ export interface DestroyFacts {
   persistent?: boolean;
   /** the NVRAM file exists */
   nvramExists?: boolean;
-  /** who holds the LV's block device (absent: no device node) */
+  /** who holds the LV's block device */
   volumeUse?: VolumeUse;
+  /** the LV has no device node (not active): it could not be wiped */
+  deviceMissing?: boolean;
 }
 
 /**
@@ -186,6 +188,9 @@ export function planDestroy(config: Config, vm: VmId, host: HostState, shutdownT
   const lv = host.lvs.find((l) => l.name === names.lv);
   if (!domain && !lv) throw notFound(`VM ${names.domain} not found (no domain, no logical volume ${config.storage.vg}/${names.lv})`);
   if (lv) refuseHeldVolume(host, names.domain, names.lvPath, lv, facts.volumeUse);
+  if (lv && facts.deviceMissing && !lv.tags.includes(TAG_WIPED)) {
+    throw conflict(`refusing to destroy ${names.domain}: ${names.lvPath} does not exist, so it cannot be wiped (activate it first: lvchange -ay ${lv.vg}/${lv.name})`);
+  }
   const steps: Step[] = [];
   const dns = domain ? dnsStepData(config, names.domain, names.fqdn, domain.parsed.interfaces[0]?.bridge) : undefined;
   if (dns) steps.push({ kind: 'dns-remove', ...dns });

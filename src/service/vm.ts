@@ -142,8 +142,10 @@ export async function planVmDestroy(ctx: Context, vm: VmId): Promise<DestroyPlan
       ...(domain ? { persistent: (await ctx.virsh.persistent(names.domain)) ?? false } : {}),
     };
     // the holders are looked for after LVM and libvirt answered, so the own qemu is recognized
-    const use = host.lvs.some((l) => l.name === names.lv) ? findVolumeHolders(names.lvPath, { ownDomain: names.domain }) : undefined;
+    const hasLv = host.lvs.some((l) => l.name === names.lv);
+    const use = hasLv ? findVolumeHolders(names.lvPath, { ownDomain: names.domain }) : undefined;
     if (use) facts.volumeUse = use;
+    if (hasLv && !use) facts.deviceMissing = true;
     return { host, facts, use };
   };
   let seen = await observe();

@@ -175,6 +175,24 @@ describe('destroy hardening', { timeout: 600_000 }, () => {
     assertGone(id);
   });
 
+  test('an inactive LV (no device to wipe): exit 3 before any change; activated, destroy succeeds', async () => {
+    const id = `${OWNER}-loop`;
+    const c = await create(id);
+    assert.equal(c.code, 0, c.stderr);
+    lvm(config, ['lvchange', '-an', `${config.storage.vg}/guest-${id}`]);
+    const snap = hostSnapshot(config);
+    const dns = dnsState(id);
+    const out = await r(['vm', 'destroy', id, '--yes']);
+    assert.equal(out.code, 3, out.stderr);
+    assert.match(out.stderr, new RegExp(`cannot be wiped \\(activate it first: lvchange -ay ${config.storage.vg}/guest-${id}\\)`));
+    assert.equal(hostSnapshot(config), snap);
+    assert.deepEqual(dnsState(id), dns);
+    lvm(config, ['lvchange', '-ay', `${config.storage.vg}/guest-${id}`]);
+    const d = await r(['vm', 'destroy', id, '--yes']);
+    assert.equal(d.code, 0, d.stderr);
+    assertGone(id);
+  });
+
   test('a mounted LV: exit 3 naming the mount before any change', async () => {
     const id = `${OWNER}-mnt`;
     const c = await create(id);
