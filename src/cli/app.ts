@@ -195,7 +195,7 @@ export function buildProgram(version: string): Command {
     });
 
   vm.command('destroy')
-    .description('destroy a VM: stop, undefine (+NVRAM), wipe, lvremove')
+    .description('destroy a VM: DNS, undefine (+NVRAM), stop, wipe, lvremove')
     .argument('<USER-NAME>')
     .option('--dry-run', 'print the plan, change nothing')
     .addOption(new Option('--verify <mode>', 'read back zeros: sample or full').choices(['sample', 'full']).default('sample'))

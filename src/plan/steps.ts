@@ -35,7 +35,7 @@ export function stepTitle(step: Step): string {
     case 'lv-untag':
       return `mark ${step.vg}/${step.lv} complete (remove tag ${step.tag})`;
     case 'domain-stop':
-      return `shut down domain ${step.domain} (forced off if still running after ${step.timeoutS} s)`;
+      return `shut down domain ${step.domain} if it runs (forced off if still running after ${step.timeoutS} s)`;
     case 'domain-undefine':
       return `undefine domain ${step.domain} and remove its NVRAM ${step.nvram}`;
     case 'lv-wipe':

@@ -13,10 +13,11 @@ import { runCommand, type Runner } from '../host/runner.ts';
 import { applyPlan, ApplyError, type StepReport } from '../plan/apply.ts';
 import { hostExecutors, waitForShutOff, type ExecutorDeps } from '../plan/executors.ts';
 import { observeDomains, observeHost } from '../plan/observe.ts';
-import { namesFor, planCreate, planDestroy, type CreatePlan, type CreateRequest, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
+import { namesFor, planCreate, planDestroy, type CreatePlan, type CreateRequest, type DestroyFacts, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
 import { stepTitle, type Step } from '../plan/steps.ts';
-import { assertNotOpen, type WipeProgress } from '../storage/wipe.ts';
+import type { WipeProgress } from '../storage/wipe.ts';
 import { inspectImageFile } from '../storage/image.ts';
+import { findVolumeHolders } from '../storage/holders.ts';
 import type { DnsTransport } from '../dns/client.ts';
 import { checkZones, observe as observeDns, openDns } from '../dns/service.ts';
 import { planAdd, queriesForVm, vmRecords } from '../dns/records.ts';
@@ -133,8 +134,29 @@ export async function createVm(
 }
 
 export async function planVmDestroy(ctx: Context, vm: VmId): Promise<DestroyPlan> {
-  const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
-  return planDestroy(ctx.config, vm, host, ctx.config.shutdown_timeout_s);
+  const names = namesFor(ctx.config, vm);
+  const observe = async () => {
+    const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
+    const domain = host.domains.find((d) => d.name === names.domain);
+    const facts: DestroyFacts = {
+      nvramExists: existsSync(names.nvram),
+      ...(domain ? { persistent: (await ctx.virsh.persistent(names.domain)) ?? false } : {}),
+    };
+    // the holders are looked for after LVM and libvirt answered, so the own qemu is recognized
+    const hasLv = host.lvs.some((l) => l.name === names.lv);
+    const use = hasLv ? findVolumeHolders(names.lvPath, { ownDomain: names.domain }) : undefined;
+    if (use) facts.volumeUse = use;
+    if (hasLv && !use) facts.deviceMissing = true;
+    return { host, facts, use };
+  };
+  let seen = await observe();
+  const lv = seen.host.lvs.find((l) => l.name === names.lv);
+  // LVM said open but nothing holds it: the domain's qemu may have stopped in between; look again
+  if (lv?.open && seen.use?.holders.length === 0) {
+    await new Promise((r) => setTimeout(r, 500));
+    seen = await observe();
+  }
+  return planDestroy(ctx.config, vm, seen.host, ctx.config.shutdown_timeout_s, seen.facts);
 }
 
 export async function destroyVm(
@@ -147,12 +169,23 @@ export async function destroyVm(
   },
 ): Promise<ApplyOutcome<DestroyPlan>> {
   return withHostLock(ctx, opts.onWait, async () => {
+    // every refusal (held volume, another domain's disk) comes from the planner, before any change
     const plan = await planVmDestroy(ctx, vm);
-    // an LV someone holds open is refused before the domain is touched (the wipe checks again)
-    const wipe = plan.steps.find((s) => s.kind === 'lv-wipe');
-    if (wipe?.kind === 'lv-wipe' && existsSync(wipe.path)) assertNotOpen(wipe.path);
-    return runApply(ctx, plan, { wipe: opts.wipe }, opts.onStep);
+    try {
+      return await runApply(ctx, plan, { wipe: opts.wipe }, opts.onStep);
+    } catch (err) {
+      throw halfwayFailure(err, plan);
+    }
   });
+}
+
+/** After a change, a destroy failure is never exit 3 (that means nothing changed): say how far it got. */
+function halfwayFailure(err: unknown, plan: DestroyPlan): unknown {
+  const reports = err instanceof RaptorError && err.cause instanceof ApplyError ? err.cause.reports : undefined;
+  const done = reports?.filter((r) => r.status === 'done').length ?? 0;
+  if (!(err instanceof RaptorError) || done === 0) return err;
+  const kind = err.kind === 'conflict' ? 'unexpected' : err.kind;
+  return new RaptorError(kind, `${err.message} (destroy stopped after ${done} of ${plan.steps.length} steps: run raptor vm destroy ${plan.names.domain} again)`, { cause: err });
 }
 
 // ---- reading ---------------------------------------------------------------------------------
