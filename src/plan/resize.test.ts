@@ -79,8 +79,17 @@ test('resize disk refusals: shrink and odd sizes are exit 2, VG space and quota 
   assert.throws(() => planResize(config, { vm, disk: { bytes: 1, relative: true } }, host(), target()), kind('bad-input', /multiple of 4 MiB/));
   // alice has 10 GiB of a 20 GiB disk quota
   assert.throws(() => planResize(config, { vm, disk: { bytes: 11 * GiB, relative: true } }, host(), target()), kind('conflict', /quota of alice exceeded: disk 10 GiB of 20 GiB in use, 11 GiB more/));
-  assert.throws(() => planResize(config, { vm, disk: { bytes: 60 * GiB, relative: true }, ignoreQuota: true }, host(), target()), kind('conflict', /has 50 GiB free, 60 GiB more requested/));
+  assert.throws(() => planResize(config, { vm, disk: { bytes: 60 * GiB, relative: true }, ignoreQuota: true }, host(), target()), kind('conflict', /has 50 GiB free, 60 GiB more requested for guest-alice-web/));
   assert.throws(() => planResize(config, { vm }, host(), target()), kind('bad-input', /nothing to resize/));
+  // contiguous allocation: only the free piece right after the LV counts
+  const h = host();
+  h.vg = {
+    ...h.vg!, allocation: 'contiguous',
+    used: [{ pv: '/dev/loop0', lv: 'guest-alice-web', startExtent: 0, extents: 2560 }, { pv: '/dev/loop0', lv: 'guest-bob-db', startExtent: 2816, extents: 2560 }],
+    free: [{ pv: '/dev/loop0', startExtent: 2560, extents: 256 }, { pv: '/dev/loop0', startExtent: 5376, extents: 12800 }],
+  };
+  planResize(config, { vm, disk: { bytes: GiB, relative: true } }, h, target());
+  assert.throws(() => planResize(config, { vm, disk: { bytes: GiB + 4 * MiB, relative: true } }, h, target()), kind('conflict', /only 1 GiB is free right after guest-alice-web/));
 });
 
 test('resize memory: persistent always; live only with a balloon and within the boot maximum', () => {

@@ -11,6 +11,7 @@ import { diskTargetOf, editDomainXml, hasBalloon, type DomainEdit } from '../lib
 import type { ParsedDomain } from '../libvirt/domain-xml.ts';
 import { cpusPinned, namesFor, type HostState } from './planner.ts';
 import type { Step } from './steps.ts';
+import { fitsExtension } from '../storage/capacity.ts';
 
 const MIB = 2 ** 20;
 
@@ -81,9 +82,9 @@ export function planResize(config: Config, req: ResizeRequest, host: HostState, 
     diskBytes = want;
     if (want === lv.sizeBytes) notes.push(`disk: already ${formatSize(want)}, unchanged`);
     else {
-      if (want - lv.sizeBytes > vg.freeBytes) {
-        throw conflict(`volume group ${vg.name} has ${formatSize(vg.freeBytes)} free, ${formatSize(want - lv.sizeBytes)} more requested for ${names.lvPath}`);
-      }
+      // the VG's allocation policy decides where the new extents may come from (contiguous: right after)
+      const fit = fitsExtension(vg, names.lv, want - lv.sizeBytes);
+      if (!fit.ok) throw conflict(fit.reason);
       more.diskBytes = want - lv.sizeBytes;
       lvStep = { kind: 'lv-extend', vg: vg.name, lv: names.lv, fromBytes: lv.sizeBytes, toBytes: want };
       notes.push(
