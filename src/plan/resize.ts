@@ -82,10 +82,11 @@ export function planResize(config: Config, req: ResizeRequest, host: HostState, 
     diskBytes = want;
     if (want === lv.sizeBytes) notes.push(`disk: already ${formatSize(want)}, unchanged`);
     else {
-      // the VG's allocation policy decides where the new extents may come from (contiguous: right after)
+      more.diskBytes = want - lv.sizeBytes;
+      // policy before capacity; then the VG's allocation policy decides where the extents may come from
+      checkQuotaUnless(req, config, host, more);
       const fit = fitsExtension(vg, names.lv, want - lv.sizeBytes);
       if (!fit.ok) throw conflict(fit.reason);
-      more.diskBytes = want - lv.sizeBytes;
       lvStep = { kind: 'lv-extend', vg: vg.name, lv: names.lv, fromBytes: lv.sizeBytes, toBytes: want };
       notes.push(
         active

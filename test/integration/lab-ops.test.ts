@@ -70,6 +70,14 @@ describe('lab operations', () => {
   });
 
   test('quota: a create past it is exit 3 naming quota and use, nothing changed; --ignore-quota goes through, audited', async () => {
+    try {
+      await quotaChecks();
+    } finally {
+      cleanup(config, ['lopsa-q1', 'lopsa-q2']);
+    }
+  });
+
+  async function quotaChecks(): Promise<void> {
     assert.equal((await r(['user', 'add', 'lopsa'])).code, 0);
     let out = await r(['vm', 'create', 'lopsa-q1', '--cpus', '1', '--memory', '256M', '--disk', '64M', '--no-network']);
     assert.equal(out.code, 0, out.stderr);
@@ -102,8 +110,7 @@ describe('lab operations', () => {
     assert.equal(out.code, 3);
     assert.match(out.stderr, /quota of lopsa exceeded: disk 128 MiB of 512 MiB in use, 512 MiB more requested/);
     assert.equal(hostSnapshot(config), snap);
-    cleanup(config, ['lopsa-q1', 'lopsa-q2']);
-  });
+  }
 
   test('disk: grows with lvextend, the running guest sees the new size; a shrink is exit 2; dry run changes nothing', { timeout: 300_000 }, async () => {
     // a copy of its own: other work may rebuild the shared default image from another recipe meanwhile
