@@ -27,6 +27,7 @@ import { printJson, table, wipeProgressReporter } from './output.ts';
 import { ctxFor, g, loadConfig } from './common.ts';
 import { registerAccessCommands } from './commands-access.ts';
 import { registerDnsCommands } from './commands-dns.ts';
+import { registerAdoptCommands } from './commands-adopt.ts';
 import { addUser, describeAccount, readSshKeyArgs } from '../service/access.ts';
 
 function parseCount(v: string): number {
@@ -299,6 +300,7 @@ export function buildProgram(version: string): Command {
     });
 
   registerDnsCommands(program);
+  registerAdoptCommands(program);
   registerAccessCommands(program);
   return program;
 }

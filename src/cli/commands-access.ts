@@ -9,7 +9,7 @@ import { printJson, table } from './output.ts';
  * Commands that change the host, so only an admin (root or an admin group) may run them; the
  * rest (vm list/show/start/stop/reboot/console) run as the caller, and polkit decides.
  */
-export const ADMIN_ONLY_COMMANDS = new Set(['vm create', 'vm destroy', 'user add', 'user remove', 'host init']);
+export const ADMIN_ONLY_COMMANDS = new Set(['vm create', 'vm destroy', 'vm adopt', 'user add', 'user remove', 'host init']);
 
 const commandPath = (cmd: Command): string => {
   const names: string[] = [];
@@ -18,7 +18,7 @@ const commandPath = (cmd: Command): string => {
 };
 
 /** Exit with a code but no error message (the output already said what is wrong). */
-class QuietExit extends CommanderError {
+export class QuietExit extends CommanderError {
   constructor(code: number) {
     // main() returns this code's exitCode without printing anything
     super(code, 'commander.executeSubCommandAsync', '');

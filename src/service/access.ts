@@ -12,6 +12,7 @@ import { renderPolkitRules } from '../access/polkit-rules.ts';
 import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KEY_TYPES, uniqueKeys, type SshPublicKey } from '../access/ssh-keys.ts';
 import { checkZones, openDns } from '../dns/service.ts';
 import { withHostLock, type Context } from './vm.ts';
+import { domainCheckLines } from './adopt.ts';
 
 export interface AccessContext extends Context {
   /** where the host's files are ('/' on a real host; a fake root in tests) */
@@ -594,5 +595,7 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
     const ok = mode !== undefined && (mode & 0o004) !== 0;
     add('config readable', ok, `${opts.configPath}${mode !== undefined ? ` mode 0${mode.toString(8)}` : ' missing'}${ok ? '' : `: ${access.user_group} cannot run raptor vm list`}`, `chmod 0644 ${opts.configPath} (it holds no secrets; the TSIG key lives in its own file)`);
   }
+  // every domain against the house rules, so hand edits that drift show up
+  out.push(...(await domainCheckLines(ctx)));
   return out;
 }
