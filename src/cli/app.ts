@@ -28,6 +28,7 @@ import { ctxFor, g, loadConfig } from './common.ts';
 import { registerAccessCommands } from './commands-access.ts';
 import { registerDnsCommands } from './commands-dns.ts';
 import { registerAdoptCommands } from './commands-adopt.ts';
+import { registerRenderCommands } from './commands-render.ts';
 import { addUser, describeAccount, readSshKeyArgs } from '../service/access.ts';
 
 function parseCount(v: string): number {
@@ -301,6 +302,7 @@ export function buildProgram(version: string): Command {
 
   registerDnsCommands(program);
   registerAdoptCommands(program);
+  registerRenderCommands(program);
   registerAccessCommands(program);
   return program;
 }

@@ -1,5 +1,6 @@
 // `raptor user …` and `raptor host init|check`, and the one table of admin-only commands.
 import { Command, CommanderError } from 'commander';
+import { EXIT_CODES, notAllowed } from '../core/errors.ts';
 import { validateUser } from '../core/naming.ts';
 import { addUser, describeAccount, hostCheck, hostInit, listUsers, readSshKeyArgs, removeUser, requireAdmin, type CheckLine } from '../service/access.ts';
 import { ctxFor, g } from './common.ts';
@@ -71,11 +72,14 @@ export function registerAccessCommands(program: Command): void {
           modesFixed: r.modesFixed,
           authorizedKeys: r.authorizedKeys,
           ...(r.nixos ? { nixos: r.nixos } : {}),
+          ...(r.refused ? { error: { code: 'not-allowed', exitCode: EXIT_CODES['not-allowed'], message: r.refused } } : {}),
         });
+        if (r.refused) throw new QuietExit(EXIT_CODES['not-allowed']);
         return;
       }
       if (r.nixos) {
         out(r.nixos);
+        if (r.refused) throw notAllowed(r.refused);
         return;
       }
       for (const l of describeAccount(r)) out(l);
@@ -90,8 +94,10 @@ export function registerAccessCommands(program: Command): void {
     .option('--dry-run', 'check, change nothing')
     .action(async (name: string, o: { purge?: boolean; dryRun?: boolean }, cmd: Command) => {
       const r = await removeUser(ctxFor(cmd), name, { purge: Boolean(o.purge), dryRun: Boolean(o.dryRun) });
-      if (g(cmd).json) printJson(r);
+      if (g(cmd).json) printJson(r.refused ? { ...r, error: { code: 'not-allowed', exitCode: EXIT_CODES['not-allowed'], message: r.refused } } : r);
       else if (r.nixos) out(r.nixos);
+      if (r.refused && g(cmd).json) throw new QuietExit(EXIT_CODES['not-allowed']);
+      if (r.refused) throw notAllowed(r.refused);
       else if (r.dryRun) out(`${name}: would be removed${o.purge ? ' with its home' : ' (home kept)'}; dry run, nothing changed`);
       else out(`removed ${name}${r.homeRemoved ? ' and its home' : ' (home kept)'}`);
     });

@@ -22,6 +22,8 @@ export interface AccessContext extends Context {
 /** A host path under the context's root directory. */
 export const hostPath = (ctx: AccessContext, path: string): string => (ctx.rootDir && ctx.rootDir !== '/' ? join(ctx.rootDir, path) : path);
 
+const DECLARATIVE_WHY = 'users.mutableUsers = false (access.declarative_users)';
+
 /** NixOS declares accounts, groups, polkit rules and libvirtd.conf; raptor then prints, not writes. */
 export const isNixos = (ctx: AccessContext): boolean => existsSync(hostPath(ctx, '/etc/NIXOS'));
 
@@ -98,6 +100,8 @@ export interface AccountResult {
   changed: boolean;
   /** on NixOS: the configuration to add (nothing was changed) */
   nixos?: string;
+  /** accounts are declarative here (access.declarative_users): the command refuses (exit 5) after printing `nixos` */
+  refused?: string;
 }
 
 function ordinaryAccount(acct: Account, ctx: Context): void {
@@ -126,6 +130,14 @@ export async function ensureAccount(ctx: AccessContext, user: string, keys: SshP
     authorizedKeys: null,
     changed: false,
   };
+  if (ctx.config.access.declarative_users) {
+    return {
+      ...base,
+      keysAdded: keys,
+      nixos: nixosInstructions('accounts', nixosUserConfig(user, group, keys), DECLARATIVE_WHY),
+      refused: `accounts on this host are declared in its NixOS configuration (users.mutableUsers = false): raptor made no account ${user}; add the lines above and run nixos-rebuild switch`,
+    };
+  }
   if (isNixos(ctx)) {
     return { ...base, keysAdded: keys, nixos: nixosInstructions('accounts', nixosUserConfig(user, group, keys)) };
   }
@@ -159,7 +171,7 @@ export async function ensureAccount(ctx: AccessContext, user: string, keys: SshP
 /** `raptor user add`: ensureAccount under the host lock, audited. */
 export async function addUser(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean } = {}): Promise<AccountResult> {
   validateUser(user);
-  if (opts.dryRun || isNixos(ctx)) return ensureAccount(ctx, user, keys, opts);
+  if (opts.dryRun || isNixos(ctx) || ctx.config.access.declarative_users) return ensureAccount(ctx, user, keys, opts);
   return withLockAndAudit(ctx, `user add ${user}`, () => ensureAccount(ctx, user, keys), (r) => describeAccount(r));
 }
 
@@ -188,6 +200,7 @@ export interface RemoveResult {
   homeRemoved: boolean;
   dryRun: boolean;
   nixos?: string;
+  refused?: string;
 }
 
 /** `raptor user remove`: refuses while the user owns VMs (exit 3); home kept unless purge. */
@@ -207,9 +220,11 @@ export async function removeUser(ctx: AccessContext, user: string, opts: { purge
     if (vms.length) throw conflict(`${user} still owns ${vms.join(', ')}: destroy them first (raptor vm destroy), then remove the account`);
     return acct;
   };
-  if (isNixos(ctx)) {
+  if (isNixos(ctx) || ctx.config.access.declarative_users) {
     await check();
+    const declarative = ctx.config.access.declarative_users;
     return {
+      ...(declarative ? { refused: `accounts on this host are declared in its NixOS configuration (users.mutableUsers = false): raptor removed nothing; delete users.users.${user} and run nixos-rebuild switch` } : {}),
       user,
       removed: false,
       homeRemoved: false,
@@ -486,8 +501,10 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
   if (nixos) {
     const nixRules = readIfExists(hostPath(ctx, '/etc/polkit-1/rules.d/10-nixos.rules'));
     const squash = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).join('\n');
-    const ok = nixRules !== undefined && squash(nixRules).includes(squash(rules));
-    add('polkit rules', ok, ok ? '/etc/polkit-1/rules.d/10-nixos.rules holds the current rules' : 'security.polkit.extraConfig does not hold the current rules', nixFix);
+    // services.raptor installs the rules file itself; a hand-made configuration pastes them into extraConfig
+    const moduleOk = readIfExists(hostPath(ctx, access.polkit_rules_file)) === rules;
+    const ok = moduleOk || (nixRules !== undefined && squash(nixRules).includes(squash(rules)));
+    add('polkit rules', ok, moduleOk ? `${access.polkit_rules_file} is current` : ok ? '/etc/polkit-1/rules.d/10-nixos.rules holds the current rules' : `neither ${access.polkit_rules_file} (services.raptor) nor security.polkit.extraConfig holds the current rules`, `${nixFix} (or enable services.raptor from raptor's nix/module.nix)`);
   } else {
     let current: string | undefined;
     let why = '';
