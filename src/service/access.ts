@@ -13,6 +13,7 @@ import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KE
 import { checkZones, openDns } from '../dns/service.ts';
 import { withHostLock, type Context } from './vm.ts';
 import { domainCheckLines } from './adopt.ts';
+import { processStartMs } from '../host/process-start.ts';
 
 export interface AccessContext extends Context {
   /** where the host's files are ('/' on a real host; a fake root in tests) */
@@ -466,6 +467,14 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
     const nixConf = ctx.config.access.libvirt_daemon_configs?.[0] ?? '/var/lib/libvirt/libvirtd.conf';
     const text = readIfExists(hostPath(ctx, nixConf));
     add('libvirt ACL driver', text !== undefined && hasPolkitAccessDriver(text), `${nixConf} ${text === undefined ? 'missing' : hasPolkitAccessDriver(text) ? 'has access_drivers = [ "polkit" ]' : 'lacks access_drivers = [ "polkit" ]'}`, nixFix);
+    // nixos-rebuild switch rewrites that file but leaves libvirtd running with what it read at start
+    const pid = Number((await ctx.run(['systemctl', 'show', '--property=MainPID', '--value', 'libvirtd.service'], { okCodes: [0, 1, 4], timeoutMs: 30_000 }).catch(() => ({ stdout: '' }))).stdout.trim());
+    const started = pid > 0 ? processStartMs(pid, hostPath(ctx, '/proc')) : undefined;
+    if (started !== undefined && text !== undefined) {
+      const changed = statSync(hostPath(ctx, nixConf)).mtimeMs;
+      const stale = changed > started + 1000;
+      add('libvirtd read its config', !stale, stale ? `libvirtd (pid ${pid}) started ${new Date(started).toISOString()}, before ${nixConf} changed ${new Date(changed).toISOString()}` : `libvirtd (pid ${pid}) started after ${nixConf} last changed`, 'systemctl restart libvirtd (running guests keep running), or set services.raptor.restartLibvirtd = true');
+    }
   } else {
     const confs = libvirtDaemonConfigs(ctx);
     if (confs.length === 0) add('libvirt ACL driver', false, 'no libvirt daemon config found', 'set access.libvirt_daemon_configs in the raptor config to the daemon\'s config file(s), then run raptor host init');
