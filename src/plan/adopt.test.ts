@@ -95,6 +95,8 @@ test('what raptor will not fix: a disk on a file, a foreign block device, a bad 
   assert.match(refusal(handMade(), 'alice-web', { ...host(), domains: [{ name: 'bob-db', state: 'shut off', parsed: parseDomainXml(bob.xml) }] }), /bridge br-vm2 is shared with bob-db/);
   assert.match(refusal(handMade().replace(/<loader[^>]*>[^<]*<\/loader><nvram>[^<]*<\/nvram>/, '')), /it boots with BIOS/);
   assert.match(refusal(handMade(), 'alice-web', host([])), /not a volume of lvm-data/);
+  const twin = parseDomainXml(handMade({ name: 'alice-twin' }));
+  assert.match(refusal(handMade(), 'alice-web', { ...host(), domains: [{ name: 'alice-twin', state: 'shut off', parsed: twin }] }), /its volume \/dev\/lvm-data\/guest-alice-web is also a disk of alice-twin/);
   assert.match(refusal(handMade(), 'alice-web'), /^$/, 'the plain hand-made one is fixable');
 });
 

@@ -170,6 +170,9 @@ export function assessDomain(config: Config, xml: string, host: HostState, exist
         bad({ rule: 'disk', found, want, fixable: false, why });
       } else if (!lvExists) {
         bad({ rule: 'disk', found: `${d.path} (no such volume in ${config.storage.vg})`, want, fixable: false, why: `${names.lvPath} is not a volume of ${config.storage.vg}` });
+      } else if (others.some((o) => o.parsed.disks.some((k) => k.path === names.lvPath || k.path === LV_MAPPER(config.storage.vg, names.lv)))) {
+        const users = others.filter((o) => o.parsed.disks.some((k) => k.path === names.lvPath || k.path === LV_MAPPER(config.storage.vg, names.lv))).map((o) => o.name);
+        bad({ rule: 'disk', found: `${d.path}, also a disk of ${users.join(', ')}`, want: `${want}, its own`, fixable: false, why: `its volume ${names.lvPath} is also a disk of ${users.join(', ')}: detach it there first (destroy would zero it under that domain)` });
       } else if (d.type !== 'block' || d.bus !== 'virtio' || d.path !== names.lvPath) {
         fixes.disk = { path: names.lvPath };
         bad({ rule: 'disk', found: `${d.type} disk ${d.path} on ${d.bus || 'no bus'}`, want: `${want}${d.bus !== 'virtio' ? ' (the guest sees it as /dev/vda from the next boot)' : ''}`, fixable: true });
