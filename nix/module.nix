@@ -42,11 +42,11 @@ let
         default = null;
       };
 
-  # drop the keys left out, so raptor.toml holds only what was set
+  # drop the keys left out (and the module system's own _module), so raptor.toml holds only what was set
   prune =
     value:
     if builtins.isAttrs value then
-      lib.mapAttrs (_: prune) (lib.filterAttrs (_: v: v != null) value)
+      lib.mapAttrs (_: prune) (lib.filterAttrs (n: v: v != null && n != "_module") value)
     else if builtins.isList value then
       map prune value
     else

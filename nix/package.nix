@@ -6,7 +6,7 @@
   lib,
   stdenvNoCC,
   makeWrapper,
-  nodejs_20,
+  nodejs,
   libvirt,
   lvm2,
   util-linux,
@@ -51,7 +51,7 @@ stdenvNoCC.mkDerivation {
     runHook preInstall
     mkdir -p $out/lib/raptor $out/bin
     cp -r ./. $out/lib/raptor/
-    makeWrapper ${nodejs_20}/bin/node $out/bin/raptor \
+    makeWrapper ${nodejs}/bin/node $out/bin/raptor \
       --add-flags $out/lib/raptor/raptor.mjs \
       --prefix PATH : ${lib.makeBinPath runtimePath}
     runHook postInstall

@@ -15,7 +15,7 @@ let
       in f (builtins.intersectAttrs (builtins.functionArgs f) self // args);
     inherit lib;
   } // builtins.listToAttrs (map (name: { inherit name; value = fake name; }) [
-    "makeWrapper" "nodejs_20" "libvirt" "lvm2" "util-linux" "qemu-utils" "shadow" "coreutils" "getent" "dosfstools" "mtools" "xorriso"
+    "makeWrapper" "nodejs" "libvirt" "lvm2" "util-linux" "qemu-utils" "shadow" "coreutils" "getent" "dosfstools" "mtools" "xorriso"
   ]);
 in
 self
