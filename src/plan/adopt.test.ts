@@ -106,3 +106,27 @@ test('line diff: removals before additions, context, hunks', () => {
   assert.deepEqual(lineDiff(a, b, 1), ['  a', '- b', '+ B', '  c', '@@', '  i', '+ j']);
   assert.deepEqual(lineDiff(a, a), []);
 });
+
+test('a domain that follows the rules but was made by hand: plain adopt records the metadata, nothing else', () => {
+  const plan = planCreate(config, { vm: { user: 'alice', name: 'web' }, cpus: 1, memoryBytes: 2 ** 29, diskBytes: GiB, noNetwork: true }, { ...host(), lvs: [] }, now);
+  const bare = plan.xml.replace(/<metadata>[\s\S]*<\/metadata>\n/, '');
+  assert.doesNotMatch(bare, /raptor:/);
+  const p = planAdopt(config, { name: 'alice-web', state: 'shut off', xml: bare }, host(), none, { fix: false, now });
+  assert.deepEqual([p.refusal, p.violations, p.steps.map((s) => s.kind)], [undefined, [], ['domain-redefine']]);
+  assert.deepEqual(p.diff.filter((l) => l.startsWith('-')), [], 'only additions');
+  assert.deepEqual(parseDomainXml(p.xmlAfter).metadata, { owner: 'alice', adoptedAt: now.toISOString() });
+});
+
+test('firmware chosen by libvirt (firmware="efi") gets the explicit secure loader; serial console when configured', () => {
+  const serial = parseConfigText('console = "serial"\n[cpus]\nreserved = "0"\n[[bridges]]\nname = "br-vm1"\n[[bridges]]\nname = "br-vm2"', 't');
+  const xml = handMade().replace("<os>", "<os firmware='efi'>").replace(/<loader[^>]*>[^<]*<\/loader><nvram>[^<]*<\/nvram>/, '');
+  const p = planAdopt(serial, { name: 'alice-web', state: 'shut off', xml }, host(), none, { fix: true, now });
+  assert.equal(p.refusal, undefined);
+  assert.match(p.violations.find((v) => v.rule === 'loader')!.found, /firmware="efi" \(chosen by libvirt\)/);
+  const after = parseDomainXml(p.xmlAfter);
+  assert.equal(after.osFirmware, null);
+  assert.deepEqual(after.firmware, { code: serial.firmware.code, vars: serial.firmware.vars, nvram: '/var/lib/libvirt/qemu/nvram/alice-web_VARS.fd', secure: true, pflash: true, readonly: true });
+  assert.equal(after.console, 'serial');
+  assert.match(p.xmlAfter, /<serial type="pty">/);
+  assert.deepEqual(assessDomain(serial, p.xmlAfter, host(), none).violations, []);
+});
