@@ -142,6 +142,11 @@ in
         message = "services.raptor needs virtualisation.libvirtd.enable = true";
       }
       {
+        # settings.dns.tsig_key_file is a plain string: the same rule as dns.tsigKeyFile
+        assertion = !(lib.hasPrefix "${builtins.storeDir}/" (effectiveSettings.dns.tsig_key_file or ""));
+        message = "services.raptor: the TSIG key must not be in the world-readable Nix store (use dns.tsigKeyFile with a path outside it)";
+      }
+      {
         assertion = rulesFile == "/etc/polkit-1/rules.d/60-raptor.rules";
         message = "services.raptor installs its polkit rules as /etc/polkit-1/rules.d/60-raptor.rules; leave settings.access.polkit_rules_file unset";
       }

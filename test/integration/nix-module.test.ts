@@ -141,6 +141,7 @@ describe('NixOS package and module', { timeout: 300_000 }, () => {
       [{ enable: true, settings: { bridges: [{ ipv4: '198.51.100.11' }] } }, /services\.raptor\.settings\.bridges\.\[0\]\.name' is used but not defined/],
       [{ enable: true, dns: { tsigKeyFile: '/nix/store/abc-tsig.key' } }, /services\.raptor\.dns\.tsigKeyFile' is not of type/],
       [{ enable: true, dns: { tsigKeyFile: 'tsig.key' } }, /services\.raptor\.dns\.tsigKeyFile' is not of type/],
+      [{ enable: true, settings: { dns: { tsig_key_file: '/nix/store/abc-tsig.key' } } }, /the TSIG key must not be in the world-readable Nix store/],
       [{ enable: true, settings: { access: { polkit_rules_file: '/etc/polkit-1/rules.d/99-x.rules' } } }, /Failed assertions:\n\s*- services\.raptor installs its polkit rules as/],
     ];
     for (const [raptorCfg, re] of cases) {
