@@ -4,8 +4,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { parseDomainXml } from '../../src/libvirt/domain-xml.ts';
+import { raptorAs, removeAccount, rootOk } from './lib/users.ts';
 import { cleanup, defineXml, dnsAnswers, hostSnapshot, loadTestConfig, lvm, lvPlacement, raptor, readBytes, sh, testConfigPath, virshNames, writeBytes } from './lib/raptor.ts';
 
 const URI = 'qemu:///system';
@@ -21,6 +22,7 @@ describe('vm adopt', { timeout: 600_000 }, () => {
   const fileDisk = '/var/lib/libvirt/images/adam-file.qcow2';
   const r = (args: string[]) => raptor(args, { config: cfgPath });
   const tidy = () => {
+    removeAccount('adam');
     cleanup(config, ids);
     rmSync(handNvram, { force: true });
     rmSync(fileDisk, { force: true });
@@ -205,6 +207,13 @@ describe('vm adopt', { timeout: 600_000 }, () => {
     const graphics = lines.find((l) => l.check === 'domain adam-file: graphics');
     assert.equal(graphics?.fix, 'raptor vm adopt adam-file --fix (effective from its next boot)');
     assert.ok(lines.some((l) => l.check === 'domain AdamWeb: name' && !l.ok));
+
+    // the owner himself, a vm-user, may not adopt (exit 5) and changes nothing
+    rootOk(['useradd', '--create-home', 'adam']);
+    chmodSync(cfgPath, 0o644);
+    const asAdam = raptorAs('adam', cfgPath, ['vm', 'adopt', 'adam-file', '--fix']);
+    assert.equal(asAdam.code, 5, asAdam.stderr);
+    assert.match(asAdam.stderr, /raptor vm adopt needs an admin/);
 
     const missing = await r(['vm', 'adopt', 'adam-nosuch']);
     assert.equal(missing.code, 4, missing.stderr);
