@@ -121,7 +121,7 @@ in
         Restart libvirtd when nixos-rebuild switch changes its config or its confinement. NixOS does
         not restart libvirtd by itself, so without this a changed access_drivers or confinement takes
         effect only at the next `systemctl restart libvirtd` (running guests keep running either way);
-        `raptor host check` says when the daemon runs with an older config.
+        `raptor host check` says when libvirtd started before its config file last changed.
       '';
     };
 
