@@ -13,24 +13,29 @@ export type OptionNode = OptionType & { required?: true };
 
 function describe(schema: z.ZodTypeAny): OptionNode {
   let s = schema;
-  let optional = false;
-  // unwrap .default() and .optional(): in Nix every key may be left out, raptor fills the default
+  let required = true;
+  // unwrap .default(), .optional() and refinements: in Nix every key with a default may be left out
   for (;;) {
-    if (s instanceof z.ZodDefault) s = s._def.innerType as z.ZodTypeAny;
-    else if (s instanceof z.ZodOptional) {
-      optional = true;
+    if (s instanceof z.ZodDefault || s instanceof z.ZodOptional) {
+      required = false;
       s = s._def.innerType as z.ZodTypeAny;
-    } else break;
+    } else if (s instanceof z.ZodEffects) s = s._def.schema as z.ZodTypeAny;
+    else break;
   }
-  const required = !optional && !(schema instanceof z.ZodDefault) && !(schema instanceof z.ZodOptional);
   const t = typeOf(s);
   return required ? { ...t, required: true } : t;
 }
 
-function typeOf(s: z.ZodTypeAny): OptionType {
+function typeOf(schema: z.ZodTypeAny): OptionType {
+  // refinements check values at run time; the Nix type is the refined one's
+  let s = schema;
+  while (s instanceof z.ZodEffects) s = s._def.schema as z.ZodTypeAny;
   if (s instanceof z.ZodString) return { type: 'str' };
   if (s instanceof z.ZodBoolean) return { type: 'bool' };
-  if (s instanceof z.ZodNumber) return { type: 'int' };
+  if (s instanceof z.ZodNumber) {
+    if (!s.isInt) throw new Error('config-options: a number that is not a whole number has no Nix type here');
+    return { type: 'int' };
+  }
   if (s instanceof z.ZodEnum) return { type: 'enum', values: [...(s.options as string[])] };
   if (s instanceof z.ZodArray) return { type: 'list', of: typeOf(unwrap(s.element as z.ZodTypeAny)) };
   if (s instanceof z.ZodObject) {
@@ -42,6 +47,7 @@ function typeOf(s: z.ZodTypeAny): OptionType {
 
 function unwrap(s: z.ZodTypeAny): z.ZodTypeAny {
   // list elements keep their own required keys (a bridge needs its name)
+  if (s instanceof z.ZodEffects) return unwrap(s._def.schema as z.ZodTypeAny);
   return s instanceof z.ZodDefault || s instanceof z.ZodOptional ? unwrap(s._def.innerType as z.ZodTypeAny) : s;
 }
 
