@@ -31,6 +31,8 @@ import { registerDnsCommands } from './commands-dns.ts';
 import { expiresCell, registerLabCommands } from './commands-lab.ts';
 import { expiryWarning, isExpired, parseExpiry } from '../core/expiry.ts';
 import { pendingOf } from '../service/lab.ts';
+import { registerAdoptCommands } from './commands-adopt.ts';
+import { registerRenderCommands } from './commands-render.ts';
 import { addUser, describeAccount, readSshKeyArgs } from '../service/access.ts';
 
 /** Longest `--wait-for` wait: a day. */
@@ -329,6 +331,8 @@ export function buildProgram(version: string): Command {
     });
 
   registerDnsCommands(program);
+  registerAdoptCommands(program);
+  registerRenderCommands(program);
   registerAccessCommands(program);
   registerLabCommands(program);
   return program;

@@ -1,98 +1,117 @@
-// Edits of a domain XML libvirt handed back (`dumpxml --inactive`): everything raptor does not
-// change (uuid, PCI addresses, devices libvirt added) stays as it was.
+// Editing an existing domain's XML in place: every element raptor does not touch (uuid, controllers,
+// PCI addresses, other metadata) stays as it was, so a redefine changes only what a rule needs. Pure.
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 import { RaptorError } from '../core/errors.ts';
 
-type ONode = Record<string, unknown>;
-const opts = { preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '@_', parseTagValue: false, parseAttributeValue: false, trimValues: true } as const;
-const parser = new XMLParser(opts);
-const builder = new XMLBuilder({ ...opts, format: true, indentBy: '  ', suppressEmptyNode: true });
+/** One element in document order: `{ tag: children, ':@': { '@_attr': value } }`, or `{ '#text': s }`. */
+export type XmlNode = Record<string, unknown>;
 
-const tagOf = (n: ONode): string | undefined => Object.keys(n).find((k) => k !== ':@');
-const childrenOf = (n: ONode): ONode[] => n[tagOf(n)!] as ONode[];
-const el = (tag: string, attrs: Record<string, string | number> = {}, children: ONode[] = []): ONode => ({
-  [tag]: children,
-  ...(Object.keys(attrs).length ? { ':@': Object.fromEntries(Object.entries(attrs).map(([k, v]) => [`@_${k}`, String(v)])) } : {}),
-});
-const textNode = (t: string | number): ONode => ({ '#text': String(t) });
+const OPTIONS = {
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  preserveOrder: true,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+} as const;
 
-function parseDoc(xml: string, root: string): { doc: ONode[]; root: ONode } {
-  let doc: ONode[];
-  try {
-    doc = parser.parse(xml) as ONode[];
-  } catch (err) {
-    throw new RaptorError('unexpected', `cannot parse XML: ${(err as Error).message}`);
+const parser = new XMLParser(OPTIONS);
+const builder = new XMLBuilder({ ...OPTIONS, format: true, indentBy: '  ', suppressEmptyNode: true });
+const compact = new XMLBuilder({ ...OPTIONS, format: false, suppressEmptyNode: true });
+
+export const tagOf = (n: XmlNode): string => Object.keys(n).find((k) => k !== ':@') ?? '';
+export const childrenOf = (n: XmlNode): XmlNode[] => {
+  const c = n[tagOf(n)];
+  return Array.isArray(c) ? (c as XmlNode[]) : [];
+};
+export const attrOf = (n: XmlNode | undefined, name: string): string | undefined => {
+  const a = n?.[':@'] as Record<string, string> | undefined;
+  return a?.[`@_${name}`];
+};
+
+export function setAttr(n: XmlNode, name: string, value: string | undefined): void {
+  const a = ((n[':@'] as Record<string, string> | undefined) ?? {}) as Record<string, string>;
+  if (value === undefined) delete a[`@_${name}`];
+  else a[`@_${name}`] = value;
+  if (Object.keys(a).length) n[':@'] = a;
+  else delete n[':@'];
+}
+
+/** A new element; attributes in the order given, children after. */
+export function el(tag: string, attrs: Record<string, string> = {}, children: (XmlNode | string)[] = []): XmlNode {
+  const node: XmlNode = { [tag]: children.map((c) => (typeof c === 'string' ? { '#text': c } : c)) };
+  if (Object.keys(attrs).length) node[':@'] = Object.fromEntries(Object.entries(attrs).map(([k, v]) => [`@_${k}`, v]));
+  return node;
+}
+
+export const textOf = (n: XmlNode | undefined): string =>
+  n ? childrenOf(n).filter((c) => '#text' in c).map((c) => String(c['#text'])).join('') : '';
+
+export function setText(n: XmlNode, value: string): void {
+  n[tagOf(n)] = [{ '#text': value }];
+}
+
+export const child = (n: XmlNode, tag: string): XmlNode | undefined => childrenOf(n).find((c) => tagOf(c) === tag);
+export const childrenNamed = (n: XmlNode, tag: string): XmlNode[] => childrenOf(n).filter((c) => tagOf(c) === tag);
+
+/** Remove the children for which `drop` holds; returns how many went. */
+export function removeChildren(n: XmlNode, drop: (c: XmlNode) => boolean): number {
+  const before = childrenOf(n);
+  const kept = before.filter((c) => !drop(c));
+  n[tagOf(n)] = kept;
+  return before.length - kept.length;
+}
+
+/** The child `tag`, made (after the last of `after`, else at the end) when missing. */
+export function ensureChild(n: XmlNode, tag: string, after: string[] = []): XmlNode {
+  const found = child(n, tag);
+  if (found) return found;
+  const made = el(tag);
+  insertChild(n, made, after);
+  return made;
+}
+
+export function insertChild(n: XmlNode, node: XmlNode, after: string[] = []): void {
+  const list = childrenOf(n);
+  let at = -1;
+  list.forEach((c, i) => {
+    if (after.includes(tagOf(c))) at = i;
+  });
+  if (at < 0) list.push(node);
+  else list.splice(at + 1, 0, node);
+  n[tagOf(n)] = list;
+}
+
+/** A domain document: the root `<domain>` element and whatever sits beside it (nothing, normally). */
+export class DomainDocument {
+  private constructor(private readonly top: XmlNode[]) {}
+
+  static parse(xml: string): DomainDocument {
+    let top: XmlNode[];
+    try {
+      top = parser.parse(xml) as XmlNode[];
+    } catch (err) {
+      throw new RaptorError('unexpected', `cannot parse domain XML: ${(err as Error).message}`);
+    }
+    if (!top.some((n) => tagOf(n) === 'domain')) throw new RaptorError('unexpected', 'no <domain> element in the XML');
+    return new DomainDocument(top);
   }
-  const r = doc.find((n) => tagOf(n) === root);
-  if (!r) throw new RaptorError('unexpected', `XML has no <${root}> element`);
-  return { doc, root: r };
-}
 
-/** Replace the first child `tag` (or append one) with `node`. */
-function upsert(parent: ONode[], tag: string, node: ONode, after?: string): void {
-  const i = parent.findIndex((n) => tagOf(n) === tag);
-  if (i >= 0) parent[i] = node;
-  else {
-    const j = after === undefined ? -1 : parent.findIndex((n) => tagOf(n) === after);
-    parent.splice(j >= 0 ? j + 1 : parent.length, 0, node);
+  get domain(): XmlNode {
+    return this.top.find((n) => tagOf(n) === 'domain')!;
   }
-}
 
-export interface DomainEdit {
-  memoryMiB?: number;
-  /** host CPU for vCPU i: sets <vcpu> to its length and rewrites vcpupin/emulatorpin */
-  vcpuPins?: number[];
-  emulatorSet?: number[];
-}
-
-/** The same domain with new memory and/or CPUs (the persistent definition a resize defines). */
-export function editDomainXml(xml: string, edit: DomainEdit): string {
-  const { doc, root } = parseDoc(xml, 'domain');
-  const kids = childrenOf(root);
-  if (edit.memoryMiB !== undefined) {
-    // no balloon target below the maximum: the whole new size is the guest's from the next boot
-    upsert(kids, 'memory', el('memory', { unit: 'MiB' }, [textNode(edit.memoryMiB)]), 'name');
-    upsert(kids, 'currentMemory', el('currentMemory', { unit: 'MiB' }, [textNode(edit.memoryMiB)]), 'memory');
+  /** The document as text, one element per line: the same layout for an edited and an unedited copy. */
+  render(): string {
+    return String(builder.build(this.top)).trim() + '\n';
   }
-  if (edit.vcpuPins !== undefined) {
-    const pins = edit.vcpuPins;
-    // `current` and `cpuset` on <vcpu> would contradict the one-to-one pins
-    upsert(kids, 'vcpu', el('vcpu', { placement: 'static' }, [textNode(pins.length)]), 'currentMemory');
-    const cputune = kids.find((n) => tagOf(n) === 'cputune');
-    const rest = cputune ? childrenOf(cputune).filter((n) => !['vcpupin', 'emulatorpin', 'vcpusched'].includes(tagOf(n) ?? '')) : [];
-    const pinNodes = [
-      ...pins.map((cpu, vcpu) => el('vcpupin', { vcpu, cpuset: cpu })),
-      el('emulatorpin', { cpuset: (edit.emulatorSet ?? pins.slice(-Math.min(2, pins.length))).join(',') }),
-    ];
-    upsert(kids, 'cputune', { ...(cputune ?? {}), cputune: [...pinNodes, ...rest] }, 'vcpu');
+
+  /** One element as compact text (for `virsh metadata --set`). */
+  static fragment(node: XmlNode): string {
+    return String(compact.build([node])).trim();
   }
-  return String(builder.build(doc)).trim() + '\n';
-}
 
-/**
- * raptor's metadata element as `virsh metadata DOMAIN URI` prints it (unprefixed), with child
- * `key` set to `value` (null: removed). Other children (owner, bridge, what later versions add) stay.
- */
-export function setMetadataChild(metadataXml: string, key: string, value: string | null): string {
-  const { doc, root } = parseDoc(metadataXml, 'vm');
-  const kids = childrenOf(root).filter((n) => tagOf(n) !== key);
-  if (value !== null) kids.push(el(key, {}, [textNode(value)]));
-  root[tagOf(root)!] = kids;
-  return String(builder.build(doc)).trim() + '\n';
-}
-
-/** Whether the domain has a memory balloon raptor can drive live (`<memballoon model="none">` has none). */
-export function hasBalloon(xml: string): boolean {
-  const m = /<memballoon\b[^>]*\bmodel=['"]([^'"]+)['"]/.exec(xml);
-  return m !== null && m[1] !== 'none';
-}
-
-/** The target dev (vda) of the disk whose source is `path`, from a domain XML. */
-export function diskTargetOf(xml: string, path: string): string | undefined {
-  for (const m of xml.matchAll(/<disk\b[\s\S]*?<\/disk>/g)) {
-    const disk = m[0];
-    const src = /<source\b[^>]*\b(?:dev|file)=['"]([^'"]+)['"]/.exec(disk)?.[1];
-    if (src === path) return /<target\b[^>]*\bdev=['"]([^'"]+)['"]/.exec(disk)?.[1];
+  clone(): DomainDocument {
+    return new DomainDocument(structuredClone(this.top));
   }
-  return undefined;
 }

@@ -2,17 +2,12 @@
 import type { Executors } from './apply.ts';
 import type { ExecutorDeps } from './executors.ts';
 
-type ResizeKinds = 'domain-redefine' | 'domain-setmem' | 'lv-extend' | 'domain-blockresize';
+// domain-redefine is adopt's executor (plan/adopt-executors.ts): define the new XML, undo with the old
+type ResizeKinds = 'domain-setmem' | 'lv-extend' | 'domain-blockresize';
 
 export function resizeExecutors(d: Pick<ExecutorDeps, 'virsh' | 'lvm'>): Pick<Executors, ResizeKinds> {
   const { virsh, lvm } = d;
   return {
-    'domain-redefine': {
-      isDone: async (s) => (await virsh.dumpXml(s.domain, true)) === s.xml,
-      apply: (s) => virsh.define(s.xml),
-      // the definition as it was before: libvirt takes it back whole (same uuid)
-      undo: (s) => virsh.define(s.previousXml),
-    },
     'domain-setmem': {
       isDone: async () => false,
       apply: async (s) => {

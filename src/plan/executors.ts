@@ -15,6 +15,7 @@ import type { DnsTransport } from '../dns/client.ts';
 import { addVmRecords, removeVmRecords, undoVmRecords, type AddResult } from '../dns/service.ts';
 import type { Config } from '../core/config.ts';
 import { resizeExecutors } from './executors-resize.ts';
+import { adoptExecutors } from './adopt-executors.ts';
 
 export interface ExecutorDeps {
   run: Runner;
@@ -65,6 +66,7 @@ export function hostExecutors(d: ExecutorDeps): Executors {
   const added = new Map<string, AddResult>();
   return {
     ...resizeExecutors(d),
+    ...adoptExecutors(d),
     'dns-add': {
       // adding is idempotent (a second add sends nothing), so it always runs and reads back
       isDone: async () => false,

@@ -7,7 +7,7 @@ import type { VmId } from '../core/naming.ts';
 import { checkQuota, quotaFor, usageByUser, noUsage, type Usage } from '../core/quota.ts';
 import { usageSource } from './usage.ts';
 import { formatSize } from '../core/size.ts';
-import { diskTargetOf, editDomainXml, hasBalloon, type DomainEdit } from '../libvirt/domain-edit.ts';
+import { diskTargetOf, editDomainXml, hasBalloon, type DomainEdit } from '../libvirt/domain-resize.ts';
 import type { ParsedDomain } from '../libvirt/domain-xml.ts';
 import { cpusPinned, namesFor, type HostState } from './planner.ts';
 import type { Step } from './steps.ts';

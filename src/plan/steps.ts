@@ -17,8 +17,12 @@ export type Step =
   /** records: the zone lines, for display; the executor re-derives and re-observes them */
   | { kind: 'dns-add'; vm: VmAddressing; force: boolean; records: string[]; server: string; keyFile: string }
   | { kind: 'dns-remove'; vm: VmAddressing; records: string[]; server: string; keyFile: string }
-  // resize (plan/resize.ts): the persistent definition, live memory, the volume, the guest's view of it
-  | { kind: 'domain-redefine'; domain: string; xml: string; previousXml: string; changes: string[] }
+  // vm adopt: a hand-made domain's persistent definition made to follow the rules; vm resize uses it too
+  | { kind: 'nvram-copy'; domain: string; from: string; to: string }
+  /** changes: what a resize changes, for the title (adopt shows a diff instead) */
+  | { kind: 'domain-redefine'; domain: string; xml: string; previousXml: string; changes?: string[] }
+  | { kind: 'domain-metadata-live'; domain: string; namespace: string; key: string; xml: string }
+  // resize (plan/resize.ts): live memory, the volume, the guest's view of it
   | { kind: 'domain-setmem'; domain: string; memoryMiB: number; previousMiB: number }
   | { kind: 'lv-extend'; vg: string; lv: string; fromBytes: number; toBytes: number }
   | { kind: 'domain-blockresize'; domain: string; target: string; sizeBytes: number };
@@ -51,8 +55,14 @@ export function stepTitle(step: Step): string {
       return `add DNS records for ${step.vm.fqdn} (A/AAAA and PTR)${step.force ? ', replacing other data' : ''}`;
     case 'dns-remove':
       return `remove DNS records of ${step.vm.fqdn}`;
+    case 'nvram-copy':
+      return `copy the NVRAM of ${step.domain} from ${step.from} to ${step.to} (its UEFI variables stay)`;
     case 'domain-redefine':
-      return `redefine ${step.domain} with ${step.changes.join(', ')} (effective from the next boot)`;
+      return step.changes
+        ? `redefine ${step.domain} with ${step.changes.join(', ')} (effective from the next boot)`
+        : `redefine ${step.domain} (its persistent definition: effective from the next boot)`;
+    case 'domain-metadata-live':
+      return `record raptor's metadata on the running ${step.domain} too`;
     case 'domain-setmem':
       return `set the running ${step.domain}'s memory to ${step.memoryMiB} MiB (balloon)`;
     case 'lv-extend':
@@ -91,8 +101,14 @@ export function stepCommands(step: Step, uri: string): string[] {
       const verb = step.kind === 'dns-add' ? 'add' : 'delete';
       return [`nsupdate -k ${q(step.keyFile)} <<EOF`, `server ${step.server}`, ...step.records.map((r) => `update ${verb} ${r}`), 'send', 'EOF'];
     }
+    case 'nvram-copy':
+      return [`cp --preserve=mode,ownership ${q(step.from)} ${q(step.to)}`];
     case 'domain-redefine':
-      return [`${virsh} define ${q(step.domain)}.xml`];
+      return step.changes
+        ? [`${virsh} define ${q(step.domain)}.xml`]
+        : [`${virsh} dumpxml --inactive --security-info ${q(step.domain)} > ${q(step.domain)}.xml`, `# edit ${q(step.domain)}.xml as the diff shows`, `${virsh} define ${q(step.domain)}.xml`];
+    case 'domain-metadata-live':
+      return [`${virsh} metadata ${q(step.domain)} --uri ${q(step.namespace)} --key ${q(step.key)} --set ${q(step.xml)} --live`];
     case 'domain-setmem':
       return [`${virsh} setmem ${q(step.domain)} ${step.memoryMiB}M --live`];
     case 'lv-extend':

@@ -7,7 +7,7 @@ import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
 import { noUsage, quotaFor, usageByUser, type Quota, type Usage } from '../core/quota.ts';
 import { appendAudit } from '../host/audit.ts';
 import { RAPTOR_XMLNS, parseDomainXml, type ParsedDomain } from '../libvirt/domain-xml.ts';
-import { setMetadataChild } from '../libvirt/domain-edit.ts';
+import { setMetadataChild } from '../libvirt/domain-resize.ts';
 import { observeDomains, observeHost } from '../plan/observe.ts';
 import { namesFor } from '../plan/planner.ts';
 import { planResize, type ResizePlan, type ResizeRequest } from '../plan/resize.ts';

@@ -213,6 +213,8 @@ export interface VmInfo {
   createdAt: string | null;
   /** when `raptor vm reap` destroys it; null: never */
   expires: string | null;
+  /** when `raptor vm adopt` took over a domain made by hand */
+  adoptedAt: string | null;
 }
 
 /** A VM's disk size, as the size of its block device: no LVM process, and readable by vm-users too. */
@@ -250,6 +252,7 @@ export function vmInfo(config: Config, d: ObservedDomain, sizeOf: (path: string)
     fqdn: names && config.dns.enabled ? names.fqdn : null,
     createdAt: p.metadata?.createdAt ?? null,
     expires: p.metadata?.expires ?? null,
+    adoptedAt: p.metadata?.adoptedAt ?? null,
   };
 }
 

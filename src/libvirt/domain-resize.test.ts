@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diskTargetOf, editDomainXml, hasBalloon, setMetadataChild } from './domain-edit.ts';
+import { diskTargetOf, editDomainXml, hasBalloon, setMetadataChild } from './domain-resize.ts';
 import { parseDomainXml } from './domain-xml.ts';
 
 // what libvirt hands back for a raptor domain: uuid, KiB units, addresses it added
