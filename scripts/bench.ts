@@ -1,5 +1,6 @@
 // `npm run bench`: each measure is a ratio of raptor against its baseline, both timed in this run
 // on this machine (these machines are noisy: the median of several rounds, interleaved).
+import { randomUUID } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseConfigText } from '../src/core/config.ts';
@@ -78,7 +79,7 @@ function domainXml(name: string, lvPath: string, cpu: number): string {
   return renderDomainXml({
     name, type: config.domain_type, memoryMiB: 128, vcpuPins: [cpu], emulatorSet: [cpu], machine: config.machine,
     firmware: { code: config.firmware.code, vars: config.firmware.vars, nvram: `${config.nvram_dir}/${name}_VARS.fd` },
-    disk: { path: lvPath }, network: null, console: 'virtio', consoleLog: null, metadata: { owner: name.split('-')[0]!, bridge: null, createdAt: new Date().toISOString() },
+    uuid: randomUUID(), disk: { path: lvPath }, seed: null, network: null, console: 'virtio', consoleLog: null, metadata: { owner: name.split('-')[0]!, bridge: null, createdAt: new Date().toISOString() },
   });
 }
 

@@ -11,6 +11,7 @@ import type { Executors } from './apply.ts';
 import type { DnsTransport } from '../dns/client.ts';
 import { addVmRecords, removeVmRecords, undoVmRecords, type AddResult } from '../dns/service.ts';
 import type { Config } from '../core/config.ts';
+import { removeSeed, writeSeed } from '../storage/seed.ts';
 
 export interface ExecutorDeps {
   run: Runner;
@@ -72,6 +73,16 @@ export function hostExecutors(d: ExecutorDeps): Executors {
           ...(d.onImageProgress ? { onStdout: d.onImageProgress } : {}),
         });
       },
+    },
+    'seed-write': {
+      // rewriting is safe: a running guest keeps the file it opened, renamed-over or not
+      isDone: async () => false,
+      apply: (s) => writeSeed(d.run, s.path, s),
+      undo: async (s) => removeSeed(s.path),
+    },
+    'seed-remove': {
+      isDone: async (s) => !existsSync(s.path),
+      apply: async (s) => removeSeed(s.path),
     },
     'domain-define': {
       isDone: async (s) => (await virsh.state(s.domain)) !== undefined,
