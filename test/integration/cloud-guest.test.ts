@@ -9,10 +9,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { parseDomainXml } from '../../src/libvirt/domain-xml.ts';
+import { removeAccount } from './lib/users.ts';
 import { cleanup, dnsAnswers, dumpxml, hostSnapshot, loadTestConfig, raptor, seedFiles, testConfigPath, virshNames } from './lib/raptor.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const cfgPath = testConfigPath('shutdown_timeout_s = 30');
+// the catalogue entries scripts/sandbox writes, added when the running sandbox predates them
+const CATALOGUE: Record<string, string> = {
+  'debian-12': '[[images]]\nname = "debian-12"\npath = "/var/cache/raptor/guest-images/debian-12.raw"\nformat = "raw"\n',
+  'busybox-demo': '[[images]]\nname = "busybox-demo"\npath = "/var/cache/raptor/guest-demo.img"\nformat = "raw"\n',
+  tiny: '[[flavors]]\nname = "tiny"\ncpus = 1\nmemory = "512M"\ndisk = "1G"\n',
+  small: '[[flavors]]\nname = "small"\ncpus = 1\nmemory = "1G"\ndisk = "2G"\n',
+};
+{
+  const have = loadTestConfig(cfgPath);
+  const names = new Set([...have.images, ...have.flavors].map((x) => x.name));
+  const missing = Object.entries(CATALOGUE).filter(([n]) => !names.has(n));
+  if (missing.length) writeFileSync(cfgPath, `${readFileSync(cfgPath, 'utf8')}\n${missing.map(([, t]) => t).join('\n')}`);
+}
 const config = loadTestConfig(cfgPath);
 const DEB = 'cg-deb';
 const BB = 'cg-bb';
@@ -55,6 +69,8 @@ describe('cloud-init guests', () => {
   });
   after(() => {
     cleanup(config, [DEB, BB]);
+    // vm create --ssh-key also made the owner's host account
+    removeAccount(USER);
     rmSync(dir, { recursive: true, force: true });
   });
 
