@@ -47,6 +47,7 @@ async function main() {
   const image = sh([`${ROOT}scripts/guest-image`]).out.trim().split('\n').pop()!;
   check(existsSync(image), `guest image ${image} missing`);
   show(`image: ${image}`);
+  check(config.images.find((i) => i.name === 'busybox-demo')?.path === image, `the config's image busybox-demo is not ${image}`);
 
   section('host init: polkit rules and libvirt ACL');
   show(raptor(['host', 'init']).out);
@@ -60,7 +61,7 @@ async function main() {
   for (const vm of [VM, DEB]) if (raptor(['vm', 'show', vm], { allowFail: true }).code === 0) raptor(['vm', 'destroy', vm, '--yes']);
 
   section(`plan for ${VM}`);
-  const createArgs = ['vm', 'create', VM, '--cpus', '1', '--memory', '512M', '--disk', '1G', '--image', image, '--start'];
+  const createArgs = ['vm', 'create', VM, '--cpus', '1', '--memory', '512M', '--disk', '1G', '--image', 'busybox-demo', '--start'];
   const plan = raptor([...createArgs, '--dry-run']).out;
   show(plan.slice(0, plan.indexOf('\nDomain XML:')));
 
@@ -136,6 +137,7 @@ async function main() {
   section('Debian 12 cloud guest image (mmdebstrap from Debian packages; cached by recipe)');
   const debImage = sh([`${ROOT}scripts/guest-image`, 'debian']).out.trim().split('\n').pop()!;
   check(existsSync(debImage), `Debian image ${debImage} missing`);
+  check(config.images.find((i) => i.name === 'debian-12')?.path === debImage, `the config's image debian-12 is not ${debImage}`);
   show(raptor(['image', 'list']).out);
 
   section(`vm create ${DEB} --image debian-12 --flavor small --ssh-key (cloud-init seed) --start, then ssh by its DNS name`);

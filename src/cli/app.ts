@@ -333,6 +333,7 @@ function allocationOf(plan: CreatePlan) {
     mac: plan.spec.network?.mac ?? null,
     volume: `${plan.names.lvPath}`,
     nvram: plan.names.nvram,
+    seed: plan.spec.seed,
   };
 }
 
