@@ -31,8 +31,8 @@ test("user-data: the owner's account with the keys, the VirtIO console on now an
   assert.equal(files.find((f) => f.path === '/etc/modules-load.d/raptor-virtio-console.conf')?.content, 'virtio_console\n');
   assert.match(files.find((f) => f.path.startsWith('/etc/default/grub.d/'))!.content, /GRUB_CMDLINE_LINUX="\$GRUB_CMDLINE_LINUX console=hvc0"/);
   const runcmd = doc.runcmd as string[][];
-  assert.deepEqual(runcmd[0], ['systemctl', 'enable', '--now', 'serial-getty@hvc0.service']);
-  assert.match(runcmd[1]!.join(' '), /update-grub/);
+  assert.deepEqual(runcmd.slice(0, 2), [['systemctl', '--no-reload', 'enable', 'serial-getty@hvc0.service'], ['systemctl', 'start', '--no-block', 'serial-getty@hvc0.service']]);
+  assert.match(runcmd[2]!.join(' '), /update-grub/);
   // the key line stays one line (no YAML folding)
   assert.ok(userData.split('\n').some((l) => l.includes(req.sshKeys[0]!)));
 });
@@ -41,7 +41,7 @@ test('a serial console gets a getty on ttyS0 and console=ttyS0, no virtio module
   const doc = parse(seedFiles({ ...req, console: 'serial', sshKeys: [] }).userData) as Record<string, unknown>;
   assert.equal(doc.bootcmd, undefined);
   assert.equal((doc.users as Record<string, unknown>[])[0]!.ssh_authorized_keys, undefined);
-  assert.deepEqual((doc.runcmd as string[][])[0], ['systemctl', 'enable', '--now', 'serial-getty@ttyS0.service']);
+  assert.deepEqual((doc.runcmd as string[][])[0], ['systemctl', '--no-reload', 'enable', 'serial-getty@ttyS0.service']);
 });
 
 test("an admin's cloud-config merges: lists appended after raptor's, mappings key by key, scalars theirs", () => {
@@ -49,7 +49,7 @@ test("an admin's cloud-config merges: lists appended after raptor's, mappings ke
   const doc = parse(seedFiles(req, extra).userData) as Record<string, unknown>;
   assert.deepEqual((doc.users as { name: string }[]).map((u) => u.name), ['alice', 'ops']);
   assert.deepEqual((doc.runcmd as string[][]).at(-1), ['touch', '/x']);
-  assert.equal((doc.runcmd as string[][]).length, 3);
+  assert.equal((doc.runcmd as string[][]).length, 4);
   assert.deepEqual(doc.packages, ['htop']);
   assert.equal(doc.ssh_pwauth, true);
   assert.deepEqual(mergeCloudConfig({ a: { b: 1, c: [1] } }, { a: { c: [2], d: 3 } }), { a: { b: 1, c: [1, 2], d: 3 } });

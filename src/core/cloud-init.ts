@@ -43,9 +43,13 @@ export function raptorCloudConfig(r: SeedRequest): CloudConfig {
     content: `# raptor: the kernel's console is the VM's ${r.console} console\nGRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX console=${tty}"\n`,
   };
   const updateGrub = ['sh', '-c', 'if command -v update-grub >/dev/null 2>&1 && [ -d /boot/grub ]; then update-grub; fi'];
-  const getty = ['systemctl', 'enable', '--now', `serial-getty@${tty}.service`];
+  // --no-reload: a daemon-reload costs seconds under emulation, and starting a template's instance needs none
+  const getty = [
+    ['systemctl', '--no-reload', 'enable', `serial-getty@${tty}.service`],
+    ['systemctl', 'start', '--no-block', `serial-getty@${tty}.service`],
+  ];
   if (r.console === 'serial') {
-    return { users: [owner], ssh_pwauth: false, write_files: [grubDropIn], runcmd: [getty, updateGrub] };
+    return { users: [owner], ssh_pwauth: false, write_files: [grubDropIn], runcmd: [...getty, updateGrub] };
   }
   return {
     users: [owner],
@@ -53,7 +57,7 @@ export function raptorCloudConfig(r: SeedRequest): CloudConfig {
     // loaded now (bootcmd runs early, at every boot) and by systemd at every later boot
     bootcmd: [['modprobe', 'virtio_console']],
     write_files: [{ path: '/etc/modules-load.d/raptor-virtio-console.conf', permissions: '0644', content: 'virtio_console\n' }, grubDropIn],
-    runcmd: [getty, updateGrub],
+    runcmd: [...getty, updateGrub],
   };
 }
 
