@@ -124,7 +124,7 @@ async function main() {
   check(denied.code !== 0, 'alice may not manage (setmem) her own VM');
 
   const destroy = (vm: string, fqdn: string, seed?: string) => {
-    section(`vm destroy ${vm} (stop, DNS, undefine, ${seed ? 'seed, ' : ''}wipe, lvremove)`);
+    section(`vm destroy ${vm} (DNS, undefine, stop, ${seed ? 'seed, ' : ''}wipe, lvremove)`);
     const d = spawnSync(process.execPath, [RAPTOR, '--config', configPath, 'vm', 'destroy', vm, '--yes'], { stdio: ['ignore', 'inherit', 'inherit'] });
     check(d.status === 0, `vm destroy exited ${d.status}`);
     check(!execFileSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'], { encoding: 'utf8' }).includes(vm), 'domain still defined');

@@ -44,5 +44,5 @@ test('npm run demo: Secure Boot guest, DHCP address of its bridge, DNS name and 
   const [total, ...phases] = t.slice(1).map(Number);
   const sum = phases.reduce((a, b) => a + b, 0);
   assert.ok(Math.abs(sum - total!) < 1.5, `the phases (${sum.toFixed(1)} s) add up to the total (${total} s)`);
-  assert.match(out, /vm destroy alice-deb \(stop, DNS, undefine, seed, wipe, lvremove\)/);
+  assert.match(out, /vm destroy alice-deb \(DNS, undefine, stop, seed, wipe, lvremove\)/);
 });
