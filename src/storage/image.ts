@@ -2,7 +2,7 @@
 // so that qemu-img cannot open anything else. The header is checked by raptor before qemu-img
 // looks; qemu-img's own view of the whole chain must agree; the conversion names the driver,
 // forbids a backing file and reads the very file that was checked, through an inherited descriptor.
-import { copyFileSync, mkdtempSync, readSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { badInput, RaptorError } from '../core/errors.ts';
 import { HEADER_PROBE_BYTES, probeImageHeader, strictSource, type ImageFormat } from '../core/image-header.ts';
@@ -15,6 +15,9 @@ export interface CheckedImage {
   format: ImageFormat;
   virtualSize: number;
 }
+
+/** procfs, sysfs, debugfs, securityfs, configfs, tracefs, efivarfs, cgroup2, bpf (statfs f_type). */
+const PSEUDO_FILESYSTEMS = new Set([0x9fa0, 0x62656572, 0x64626720, 0x73636673, 0x62656570, 0x74726163, 0xde5e81e4, 0x63677270, 0xcafe4a11]);
 
 /** The image as qemu-img sees the descriptor it inherits as fd 3. */
 const INHERITED = '/dev/fd/3';
@@ -45,6 +48,9 @@ interface QemuImgInfo {
  * file), then `qemu-img info --backing-chain` on the same descriptor, which must show one layer.
  */
 async function checkOpenImage(run: Runner, f: OpenFile, label: string): Promise<CheckedImage> {
+  // kernel pseudo-files (/proc/kcore, /sys/...) are regular files, but no one's disk image
+  const fsType = statfsSync(`/proc/self/fd/${f.fd}`).type;
+  if (PSEUDO_FILESYSTEMS.has(fsType)) throw badInput(`${label} is a kernel pseudo-file (/proc, /sys and the like), not a disk image`);
   const verdict = probeImageHeader(readHeader(f));
   if (verdict.format === 'other') throw badInput(`${label} is a ${verdict.name} image: raw or qcow2 allowed`);
   if (verdict.format === 'qcow2' && verdict.problems.length) {

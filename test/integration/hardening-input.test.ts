@@ -131,6 +131,8 @@ describe('hardening: hostile input', { timeout: 600_000 }, () => {
       [img('dir.raw'), /a directory, not a regular file/],
       [img('sock'), /a socket, not a regular file/],
       ['/dev/zero', /a character device, not a regular file/],
+      ['/proc/self/environ', /a kernel pseudo-file/],
+      ['/sys/kernel/mm/transparent_hugepage/enabled', /a kernel pseudo-file/],
     ];
     const before = hostSnapshot(config);
     for (const [path, re] of cases) {
