@@ -11,7 +11,6 @@ import type { CreatePlan, DestroyPlan } from '../plan/planner.ts';
 import {
   createVm,
   destroyVm,
-  inspectImage,
   readConsoleLog,
   waitForConsole,
   listVms,
@@ -22,8 +21,11 @@ import {
   showVm,
   startVm,
   stopVm,
+  type NewVmRequest,
   type VmInfo,
 } from '../service/vm.ts';
+import { cloudInitFor, readUserDataFile, resolveImage, resolveSizes } from '../service/images.ts';
+import { registerImageCommands } from './commands-images.ts';
 import { printJson, table, wipeProgressReporter } from './output.ts';
 import { ctxFor, g, loadConfig } from './common.ts';
 import { registerAccessCommands } from './commands-access.ts';
@@ -58,6 +60,7 @@ function planJson(plan: CreatePlan | DestroyPlan, uri: string) {
     title: stepTitle(s),
     commands: stepCommands(s, uri),
     ...(s.kind === 'domain-define' ? { xml: s.xml } : {}),
+    ...(s.kind === 'seed-write' ? { path: s.path, metaData: s.metaData, userData: s.userData } : {}),
   }));
 }
 
@@ -113,14 +116,17 @@ export function buildProgram(version: string): Command {
   vm.command('create')
     .description('create a VM: logical volume, libvirt domain, (optionally) start it')
     .argument('<USER-NAME>', 'VM id, e.g. alice-web')
-    .requiredOption('--cpus <n>', 'number of vCPUs, each pinned to a host CPU of its own')
-    .requiredOption('--memory <size>', 'memory, e.g. 2G')
-    .requiredOption('--disk <size>', 'disk size, e.g. 20G')
+    .option('--cpus <n>', 'number of vCPUs, each pinned to a host CPU of its own')
+    .option('--memory <size>', 'memory, e.g. 2G')
+    .option('--disk <size>', 'disk size, e.g. 20G')
+    .option('--flavor <name>', 'take --cpus, --memory and --disk from this [[flavors]] entry where not given')
     .option('--bridge <br>', 'bridge to attach (default: lowest free)')
     .option('--no-network', 'no network interface')
     .option('--start', 'start the VM after creating it')
-    .option('--image <file>', 'write this raw or qcow2 disk image onto the new volume')
-    .option('--ssh-key <key|file>', "make sure the owner's host account exists with this SSH public key (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--image <name|file>', 'write this [[images]] entry (or, for admins, a raw or qcow2 file) onto the new volume')
+    .option('--ssh-key <key|file>', "the owner's SSH public key: for the guest's account (cloud-init) and the host account (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--user-data <file>', 'an admin\'s own #cloud-config, merged into the seed raptor writes')
+    .option('--no-cloud-init', 'no cloud-init seed for this VM')
     .option('--force', "replace DNS data at the VM's names that raptor did not write")
     .option('--wait-for <regex>', 'with --start: wait until a console line matches')
     .option('--timeout <s>', 'seconds --wait-for waits', '300')
@@ -140,11 +146,18 @@ export function buildProgram(version: string): Command {
       if (!/^\d+(\.\d+)?$/.test(String(o.timeout)) || timeoutS <= 0 || timeoutS > MAX_WAIT_S) {
         throw badInput(`invalid --timeout ${quoteInput(String(o.timeout))}: a number of seconds from above 0 to ${MAX_WAIT_S}`);
       }
-      const req = {
+      const ctx = ctxFor(cmd);
+      const sizes = resolveSizes(ctx.config, {
+        ...(o.flavor !== undefined ? { flavor: String(o.flavor) } : {}),
+        ...(o.cpus !== undefined ? { cpus: parseCount(String(o.cpus)) } : {}),
+        ...(o.memory !== undefined ? { memory: String(o.memory) } : {}),
+        ...(o.disk !== undefined ? { disk: String(o.disk) } : {}),
+      });
+      const req: NewVmRequest = {
         vm: vmId,
-        cpus: parseCount(String(o.cpus)),
-        memoryBytes: parseSize(String(o.memory), 'memory size'),
-        diskBytes: parseSize(String(o.disk), 'disk size'),
+        cpus: sizes.cpus,
+        memoryBytes: sizes.memoryBytes,
+        diskBytes: sizes.diskBytes,
         ...(o.bridge !== undefined ? { bridge: String(o.bridge) } : {}),
         noNetwork: o.network === false,
         start: Boolean(o.start),
@@ -152,9 +165,12 @@ export function buildProgram(version: string): Command {
       };
       if (req.noNetwork && req.bridge !== undefined) throw badInput('--bridge and --no-network cannot be used together');
       const sshKeys = readSshKeyArgs(o.sshKey as string[]);
-      const ctx = ctxFor(cmd);
-      const image = o.image !== undefined ? await inspectImage(ctx, String(o.image)) : undefined;
-      if (image) Object.assign(req, { image });
+      if (o.cloudInit === false && o.userData !== undefined) throw badInput('--user-data and --no-cloud-init cannot be used together');
+      const userData = o.userData !== undefined ? readUserDataFile(String(o.userData)) : undefined;
+      if (o.cloudInit !== false) req.cloudInit = cloudInitFor(vmId, sshKeys, userData);
+      const image = o.image !== undefined ? await resolveImage(ctx, String(o.image)) : undefined;
+      if (image) req.image = image.info;
+      req.madeFrom = { ...(image ? { image: image.madeFrom } : {}), ...(sizes.flavor !== undefined ? { flavor: sizes.flavor } : {}) };
       const json = Boolean(g(cmd).json);
       const uri = ctx.config.libvirt_uri;
       if (o.dryRun) {
@@ -164,6 +180,8 @@ export function buildProgram(version: string): Command {
         } else {
           process.stdout.write(`Plan for ${plan.names.domain} (dry run, nothing changed):\n`);
           printSteps(plan.steps, uri, (s) => process.stdout.write(s + '\n'));
+          const seed = plan.steps.find((s) => s.kind === 'seed-write');
+          if (seed?.kind === 'seed-write') process.stdout.write(`\nSeed meta-data:\n${seed.metaData}\nSeed user-data:\n${seed.userData}`);
           process.stdout.write(`\nDomain XML:\n${plan.xml}`);
         }
         return;
@@ -265,6 +283,9 @@ export function buildProgram(version: string): Command {
           ['network', info.network ? `${info.network.bridge} ${info.network.mac} ${info.network.ipv4 ?? ''} ${info.network.ipv6 ?? ''}`.trim() : 'none'],
           ['fqdn', info.fqdn ?? '-'],
           ['created', info.createdAt ?? '-'],
+          ['image', info.image ?? '-'],
+          ['flavor', info.flavor ?? '-'],
+          ['seed', info.seed ?? 'none'],
         ];
         process.stdout.write(rows.map(([k, v]) => `${k.padEnd(8)} ${v}`).join('\n') + '\n');
       }
@@ -310,6 +331,7 @@ export function buildProgram(version: string): Command {
   registerAdoptCommands(program);
   registerRenderCommands(program);
   registerAccessCommands(program);
+  registerImageCommands(program);
   return program;
 }
 
@@ -321,6 +343,7 @@ function allocationOf(plan: CreatePlan) {
     mac: plan.spec.network?.mac ?? null,
     volume: `${plan.names.lvPath}`,
     nvram: plan.names.nvram,
+    seed: plan.spec.seed,
   };
 }
 

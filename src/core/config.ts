@@ -30,6 +30,37 @@ const bridgeSchema = z
   })
   .strict();
 
+const CATALOGUE_NAME = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a name of a-z, 0-9, ".", "_" and "-" (no "/")');
+const isSize = (v: string): boolean => {
+  try {
+    parseSize(v);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const sizeText = z.string().refine(isSize, 'a size like "20G" or "512M"');
+
+// A disk image users may ask for by name (`vm create --image NAME`).
+const imageSchema = z
+  .object({
+    name: CATALOGUE_NAME,
+    path: z.string().startsWith('/', 'an absolute path'),
+    format: z.enum(['raw', 'qcow2']),
+    description: z.string().optional(),
+  })
+  .strict();
+
+// A named size (`vm create --flavor NAME`): what the flags do not give.
+const flavorSchema = z
+  .object({
+    name: CATALOGUE_NAME,
+    cpus: z.number().int().min(1).max(4096),
+    memory: sizeText,
+    disk: sizeText,
+  })
+  .strict();
+
 const cpuListRe = /^$|^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 
 /** RFC 2181 §8: a TTL is at most 2^31 - 1 seconds; larger values wrap on the wire. */
@@ -58,6 +89,10 @@ export const configSchema = z
     machine: z.string().default('q35'),
     console: z.enum(['virtio', 'serial']).default('virtio'),
     nvram_dir: z.string().default('/var/lib/libvirt/qemu/nvram'),
+    /** each VM's cloud-init NoCloud seed image ({user}-{name}-cidata.img) */
+    seed_dir: z.string().startsWith('/', 'an absolute path').default('/var/lib/raptor/seeds'),
+    images: z.array(imageSchema).default([]),
+    flavors: z.array(flavorSchema).default([]),
     /** virtlogd keeps each VM's console output here (`vm console --log`, `--wait-for`) */
     console_log_dir: z.string().default('/var/log/libvirt/qemu'),
     lock_file: z.string().default('/run/raptor/raptor.lock'),
@@ -164,6 +199,13 @@ export function resolveConfig(doc: unknown, source = 'config'): Config {
     }
     return { ...b, mac: mac.toLowerCase() };
   });
+  for (const key of ['images', 'flavors'] as const) {
+    const names = new Set<string>();
+    for (const x of raw[key]) {
+      if (names.has(x.name)) throw badInput(`${source}: ${key}: ${x.name} appears twice`);
+      names.add(x.name);
+    }
+  }
   const seen = new Set<string>();
   for (const b of bridges) {
     for (const k of [b.name, b.mac]) {

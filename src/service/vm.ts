@@ -1,4 +1,5 @@
 // VM service functions: the one place front ends (CLI now, HTTP later) call to act on VMs.
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { Config } from '../core/config.ts';
@@ -79,9 +80,12 @@ export interface ApplyOutcome<P> {
   reports: StepReport[];
 }
 
-export async function planVmCreate(ctx: Context, req: CreateRequest): Promise<CreatePlan> {
+/** A create request before its new domain has a UUID (the service picks one). */
+export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string };
+
+export async function planVmCreate(ctx: Context, req: NewVmRequest): Promise<CreatePlan> {
   const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
-  return planCreate(ctx.config, req, host, new Date());
+  return planCreate(ctx.config, { ...req, uuid: req.uuid ?? randomUUID() }, host, new Date());
 }
 
 function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undone', error?: unknown): void {
@@ -123,7 +127,7 @@ export async function runApply<P extends { steps: Step[] }>(ctx: Context, plan: 
 
 export async function createVm(
   ctx: Context,
-  req: CreateRequest,
+  req: NewVmRequest,
   opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void; onImageProgress?: (chunk: string) => void } = {},
 ): Promise<ApplyOutcome<CreatePlan>> {
   return withHostLock(ctx, opts.onWait, async () => {
@@ -205,6 +209,11 @@ export interface VmInfo {
   createdAt: string | null;
   /** when `raptor vm adopt` took over a domain made by hand */
   adoptedAt: string | null;
+  /** what it was made from (raptor's metadata): a catalogue image name or a path, a flavour */
+  image: string | null;
+  flavor: string | null;
+  /** the cloud-init seed attached to it, if any */
+  seed: string | null;
 }
 
 /** A VM's disk size, as the size of its block device: no LVM process, and readable by vm-users too. */
@@ -242,6 +251,9 @@ export function vmInfo(config: Config, d: ObservedDomain, sizeOf: (path: string)
     fqdn: names && config.dns.enabled ? names.fqdn : null,
     createdAt: p.metadata?.createdAt ?? null,
     adoptedAt: p.metadata?.adoptedAt ?? null,
+    image: p.metadata?.image ?? null,
+    flavor: p.metadata?.flavor ?? null,
+    seed: p.seed,
   };
 }
 
