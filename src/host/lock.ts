@@ -20,7 +20,7 @@ const errCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoExcept
 
 function openLock(path: string): number {
   try {
-    return openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_CLOEXEC, LOCK_MODE);
+    return openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, LOCK_MODE);
   } catch (err) {
     if (errCode(err) === 'ELOOP') throw notAllowed(`refusing to use the host lock: ${path} is a symbolic link; fix: rm ${path} (raptor makes the file)`);
     throw notAllowed(`cannot open the host lock ${path}: ${errCode(err) ?? (err as Error).message}; only root may change the host (sudo raptor …)`);
@@ -31,7 +31,7 @@ function openLock(path: string): number {
 function replaceLoose(path: string, ino: number): void {
   const tmp = join(dirname(path), `.${basename(path)}.new-${process.pid}`);
   rmSync(tmp, { force: true });
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_CLOEXEC, LOCK_MODE);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, LOCK_MODE);
   closeSync(fd);
   try {
     // another raptor may have replaced it already: then its file stays

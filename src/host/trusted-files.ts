@@ -108,7 +108,7 @@ export function openTrusted(path: string, opts: { flags: number; mode: number; m
   ensureSafeDir(dirname(path), opts.dirMode ?? 0o755, opts.what);
   let fd: number;
   try {
-    fd = openSync(path, opts.flags | constants.O_NOFOLLOW | constants.O_CLOEXEC, opts.mode);
+    fd = openSync(path, opts.flags | constants.O_NOFOLLOW, opts.mode);
   } catch (err) {
     if (errCode(err) === 'ELOOP') throw notAllowed(`refusing to use ${opts.what}: ${path} is a symbolic link; fix: remove it (raptor makes the file)`);
     throw notAllowed(`cannot open ${opts.what} ${path}: ${errCode(err) ?? (err as Error).message}${ownerUid() !== 0 ? ' (run it as root: sudo raptor …)' : ''}`);
@@ -137,7 +137,7 @@ export function writeTrustedAtomic(path: string, data: string, mode: number, wha
   const dir = dirname(path);
   ensureSafeDir(dir, 0o700, what);
   const tmp = join(dir, `.${basename(path)}.raptor-${process.pid}-${Date.now()}`);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_CLOEXEC, mode);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
     writeSync(fd, data);
     fsyncSync(fd);
