@@ -27,7 +27,7 @@ import { printJson, table, wipeProgressReporter } from './output.ts';
 import { ctxFor, g, loadConfig } from './common.ts';
 import { registerAccessCommands } from './commands-access.ts';
 import { registerDnsCommands } from './commands-dns.ts';
-import { addUser, describeAccount, readSshKeyArgs } from '../service/access.ts';
+import { addUser, describeAccount, ensureAccount, readSshKeyArgs, type AccountResult } from '../service/access.ts';
 
 function parseCount(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 4096) {
@@ -115,6 +115,7 @@ export function buildProgram(version: string): Command {
     .option('--start', 'start the VM after creating it')
     .option('--image <file>', 'write this raw or qcow2 disk image onto the new volume')
     .option('--ssh-key <key|file>', "make sure the owner's host account exists with this SSH public key (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--add-existing', 'with --ssh-key: the owner is an existing account outside the user group; add it (a privilege change)')
     .option('--force', "replace DNS data at the VM's names that raptor did not write")
     .option('--wait-for <regex>', 'with --start: wait until a console line matches')
     .option('--timeout <s>', 'seconds --wait-for waits', '300')
@@ -145,6 +146,9 @@ export function buildProgram(version: string): Command {
       if (req.noNetwork && req.bridge !== undefined) throw badInput('--bridge and --no-network cannot be used together');
       const sshKeys = readSshKeyArgs(o.sshKey as string[]);
       const ctx = ctxFor(cmd);
+      const addExisting = Boolean(o.addExisting);
+      // the account's refusals (system account, existing outside the group) come before the first change
+      const accountPlan = sshKeys.length ? await ensureAccount(ctx, vmId.user, sshKeys, { dryRun: true, addExisting }) : undefined;
       const image = o.image !== undefined ? await inspectImage(ctx, String(o.image)) : undefined;
       if (image) Object.assign(req, { image });
       const json = Boolean(g(cmd).json);
@@ -152,10 +156,11 @@ export function buildProgram(version: string): Command {
       if (o.dryRun) {
         const plan = await planVmCreate(ctx, req);
         if (json) {
-          printJson({ dryRun: true, vm: plan.names.domain, allocation: allocationOf(plan), steps: planJson(plan, uri), xml: plan.xml });
+          printJson({ dryRun: true, vm: plan.names.domain, allocation: allocationOf(plan), steps: planJson(plan, uri), xml: plan.xml, ...(accountPlan ? { account: accountJson(accountPlan) } : {}) });
         } else {
           process.stdout.write(`Plan for ${plan.names.domain} (dry run, nothing changed):\n`);
           printSteps(plan.steps, uri, (s) => process.stdout.write(s + '\n'));
+          if (accountPlan) process.stdout.write(`\nAccount ${vmId.user} (after the VM is made):\n${(accountPlan.nixos ? [accountPlan.nixos] : describeAccount(accountPlan)).map((l) => `   ${l}`).join('\n') || '   nothing to change'}\n`);
           process.stdout.write(`\nDomain XML:\n${plan.xml}`);
         }
         return;
@@ -167,8 +172,8 @@ export function buildProgram(version: string): Command {
         ...(!json && process.stderr.isTTY ? { onImageProgress: (c: string) => process.stderr.write(c.replace(/\n/g, '\r')) } : {}),
       });
       const createdMs = Date.now() - t0;
-      // the account comes after the VM, so a refused create (exit 2/3) leaves accounts untouched too
-      const account = sshKeys.length ? await addUser(ctx, vmId.user, sshKeys) : undefined;
+      // the account comes after the VM (its refusals were checked above), so a refused create leaves accounts untouched too
+      const account = sshKeys.length ? await addUser(ctx, vmId.user, sshKeys, { addExisting }) : undefined;
       if (account && !json) for (const line of account.nixos ? [account.nixos] : describeAccount(account)) log(line);
       if (!json) {
         process.stdout.write(`created ${plan.names.domain} in ${(createdMs / 1000).toFixed(1)} s: CPUs ${formatCpuList(plan.spec.vcpuPins)}, ${plan.spec.network ? `${plan.spec.network.bridge} (${plan.spec.network.mac})` : 'no network'}, disk ${plan.names.lvPath}\n`);
@@ -302,6 +307,8 @@ export function buildProgram(version: string): Command {
   registerAccessCommands(program);
   return program;
 }
+
+const accountJson = (a: AccountResult) => ({ user: a.user, create: a.accountCreated, addToGroup: a.addedToGroup, keysToAdd: a.keysAdded.map((k) => k.fingerprint), ...(a.nixos ? { nixos: a.nixos } : {}) });
 
 function allocationOf(plan: CreatePlan) {
   return {
