@@ -8,7 +8,11 @@ import { actingUser, appendAudit } from '../host/audit.ts';
 import { Accounts, installAuthorizedKeys, type Account } from '../access/accounts.ts';
 import { readAccountRecord, recordedEntry, type AccountRecord, withEntry, withoutUser, writeAccountRecord } from '../access/account-record.ts';
 import { DEFAULT_UID_RANGE, isSystemUid, NOBODY_UID, parseLoginDefs, type UidRange } from '../access/login-defs.ts';
-import { ensureSafeDir } from '../host/trusted-files.ts';
+import { describeFile, dirProblems, ensureSafeDir, fileProblems } from '../host/trusted-files.ts';
+import { dropInPath, renderConfinementDropIn } from '../access/confinement.ts';
+import { daemonView, libvirtDaemons } from '../access/daemon-view.ts';
+import { AUDIT_MAX_MODE } from '../host/audit.ts';
+import { RECORD_MODE } from '../access/account-record.ts';
 import { ensurePolkitAccessDriver, hasPolkitAccessDriver, ACCESS_DRIVERS_LINE } from '../access/libvirt-conf.ts';
 import { nixosHostConfig, nixosInstructions, nixosUserConfig } from '../access/nixos.ts';
 import { renderPolkitRules } from '../access/polkit-rules.ts';
@@ -479,6 +483,22 @@ function writableDetail(path: string): { ok: boolean; detail: string } {
   }
 }
 
+/** The files raptor creates, trusts or serializes on, with the widest mode each may have. */
+function trustedFiles(ctx: AccessContext, configPath?: string): { what: string; path: string; maxMode: number; why: string; dirIsOthers?: boolean }[] {
+  const cfg = ctx.config;
+  const out = [
+    { what: 'host lock', path: cfg.lock_file, maxMode: 0o600, why: 'only root can open (and so lock) it' },
+    { what: 'audit log', path: cfg.audit_log, maxMode: AUDIT_MAX_MODE, why: 'only root can write it' },
+    { what: 'account record', path: hostPath(ctx, cfg.access.accounts_file), maxMode: RECORD_MODE, why: 'only root can read or replace it' },
+    // its directory is polkit's own (Debian: owned by polkitd, 0700)
+    { what: 'polkit rules', path: hostPath(ctx, cfg.access.polkit_rules_file), maxMode: 0o644, why: 'only root can change who may do what', dirIsOthers: true },
+  ];
+  if (cfg.dns.enabled) out.push({ what: 'TSIG key', path: cfg.dns.tsig_key_file, maxMode: 0o640, why: 'only root (and its group) can read the DNS update key' });
+  // the config names programs raptor runs as root (storage.lvm_command): only root may change it
+  if (configPath) out.push({ what: 'config', path: configPath, maxMode: 0o644, why: 'only root can change what raptor runs and trusts' });
+  return out;
+}
+
 /** libvirt's unix socket for a qemu:///system URI, as the client picks it (modular first). */
 function libvirtSockets(ctx: AccessContext): string[] {
   if (!/^qemu:\/\/\/system\b/.test(ctx.config.libvirt_uri)) return [];
@@ -642,6 +662,34 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
   for (const [check, path] of [['lock file', cfg.lock_file], ['audit log', cfg.audit_log]] as const) {
     const w = writableDetail(path);
     add(check, w.ok, w.detail, `run changing commands as root, or make ${dirname(path)} writable for the admins`);
+  }
+
+  // raptor's own files: no one but root may open, lock, replace or fill them
+  for (const f of trustedFiles(ctx, opts.configPath)) {
+    const d = describeFile(f.path);
+    const problems = [...(existsSync(dirname(f.path)) && !f.dirIsOthers ? dirProblems(dirname(f.path)) : []), ...(d.st && !d.st.isSymbolicLink() ? fileProblems(f.path, d.st, f.maxMode) : d.st ? [{ path: f.path, problem: 'is a symbolic link', fix: `replace ${f.path} by a file` }] : [])];
+    add(
+      `file ${f.what}`,
+      problems.length === 0,
+      `${f.path}: ${d.text}${problems.length ? `; ${problems.map((p) => `${p.path} ${p.problem}`).join('; ')}` : `; ${f.why}`}`,
+      problems.map((p) => p.fix).join(' && '),
+    );
+  }
+
+  // libvirtd must not open paths ordinary users control (virsh restore FILE opens before its ACL check)
+  const daemons = libvirtDaemons();
+  if (daemons.length === 0) add('libvirtd confinement', true, 'no libvirtd/virtqemud runs on this machine (remote daemon: check it there)', '');
+  for (const d of daemons) {
+    const v = daemonView(d.pid, d.name);
+    const unit = `${d.name}.service`;
+    add(
+      `libvirtd confinement (${d.name} pid ${d.pid})`,
+      v.exposed.length === 0,
+      v.exposed.length === 0 ? `confined: its own ${v.hidden.join(', ')}` : `not confined: it sees the host's ${v.exposed.join(', ')}, where any user can make a FIFO that hangs a worker (virsh restore) or probe root-only files`,
+      nixos
+        ? 'services.raptor confines libvirtd (systemd.services.libvirtd.serviceConfig from nix/libvirtd-confinement.json): nixos-rebuild switch'
+        : `write ${dropInPath(unit)} with:\n${renderConfinementDropIn()}then: systemctl daemon-reload && systemctl restart ${unit}`,
+    );
   }
 
   // the config itself: vm-users read it for their own view
