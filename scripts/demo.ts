@@ -122,7 +122,7 @@ async function main() {
   if (keep) {
     console.log(`\n${VM} is left running (--keep): raptor vm console ${VM} / raptor vm destroy ${VM} --yes`);
   } else {
-    section(`vm destroy ${VM} (stop, DNS, undefine, wipe, lvremove)`);
+    section(`vm destroy ${VM} (DNS, undefine, stop, wipe, lvremove)`);
     const d = spawnSync(process.execPath, [RAPTOR, '--config', configPath, 'vm', 'destroy', VM, '--yes'], { stdio: ['ignore', 'inherit', 'inherit'] });
     check(d.status === 0, `vm destroy exited ${d.status}`);
     check(!execFileSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'], { encoding: 'utf8' }).includes(VM), 'domain still defined');

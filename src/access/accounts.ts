@@ -1,10 +1,14 @@
 // Host accounts and groups through the shadow utils (getent, useradd, usermod, userdel, groupadd),
 // all through the command runner; authorized_keys written with the user's own credentials.
-import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, RaptorError } from '../core/errors.ts';
+import { conflict, isRaptorError, RaptorError } from '../core/errors.ts';
+import { readBoundedText } from '../host/files.ts';
 import type { Runner } from '../host/runner.ts';
 import { mergeAuthorizedKeys, type SshPublicKey } from './ssh-keys.ts';
+
+/** Largest authorized_keys raptor merges into (hundreds of keys). */
+export const MAX_AUTHORIZED_KEYS_BYTES = 1024 * 1024;
 
 export interface Account {
   name: string;
@@ -117,10 +121,12 @@ export function installAuthorizedKeys(account: Account, keys: SshPublicKey[], op
     let fileMode: number | undefined;
     if (dirStat) {
       try {
-        existing = readFileSync(path, 'utf8');
+        // the user controls this path: a FIFO, a device or a huge file must not hang or exhaust raptor
+        existing = readBoundedText(path, 'authorized_keys', MAX_AUTHORIZED_KEYS_BYTES, { missing: 'not-found', denied: 'unexpected' });
         fileMode = lstatSync(path).mode & 0o777;
       } catch (err) {
-        if (errCode(err) !== 'ENOENT') fail(`cannot read ${path}`, err);
+        if (isRaptorError(err, 'bad-input')) throw conflict(`${err.message}; fix it by hand, then rerun`);
+        if (!isRaptorError(err, 'not-found')) fail(`cannot read ${path}`, err);
       }
     }
     const merge = mergeAuthorizedKeys(existing, keys);

@@ -67,14 +67,14 @@ test('refuses a private key with the warning, whole file or pasted line', () => 
 });
 
 test('refuses unknown types, bad base64, a mismatched embedded type, broken blobs', () => {
-  badInput(() => parsePublicKey('ssh-dss AAAAB3NzaC1kc3M='), /unsupported key type "ssh-dss"/);
+  badInput(() => parsePublicKey('ssh-dss AAAAB3NzaC1kc3M='), /the first word is not a supported key type: use one of ssh-ed25519/);
   badInput(() => parsePublicKey('from="10.0.0.1" ' + KEYS.ed25519), /options are not accepted/);
   badInput(() => parsePublicKey('ssh-ed25519 AAAA$$$$'), /not valid base64/);
   badInput(() => parsePublicKey('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZ'), /not valid base64/);
-  badInput(() => parsePublicKey(`ssh-rsa ${KEYS.ed25519.split(' ')[1]}`), /says "ssh-ed25519", the line says "ssh-rsa"/);
+  badInput(() => parsePublicKey(`ssh-rsa ${KEYS.ed25519.split(' ')[1]}`), /the key type inside the key data is not ssh-rsa/);
   badInput(() => parsePublicKey(`ssh-ed25519 ${blob('ssh-ed25519', Buffer.alloc(31))}`), /32 bytes/);
   badInput(() => parsePublicKey(`ssh-ed25519 ${blob('ssh-ed25519', Buffer.alloc(32), 'extra')}`), /trailing bytes/);
-  badInput(() => parsePublicKey(`ecdsa-sha2-nistp384 ${blob('ecdsa-sha2-nistp384', 'nistp256', Buffer.alloc(97, 4))}`), /curve "nistp256"/);
+  badInput(() => parsePublicKey(`ecdsa-sha2-nistp384 ${blob('ecdsa-sha2-nistp384', 'nistp256', Buffer.alloc(97, 4))}`), /the curve inside the key data is not nistp384/);
   badInput(() => parsePublicKey('ssh-ed25519'), /expected "TYPE BASE64/);
   badInput(() => parsePublicKeys('\n# only a comment\n'), /no SSH public key/);
 });
@@ -97,4 +97,23 @@ test('merge adds only new keys (type + base64), keeps existing lines byte-identi
   assert.equal(again.added.length, 0);
   assert.equal(again.text, m.text);
   assert.equal(mergeAuthorizedKeys('', [ed]).text, `${KEYS.ed25519}\n`);
+});
+
+test('messages name the line and the reason, never what the text holds', () => {
+  const secret = 'S3CR3T-MARKER';
+  const texts = [
+    `root:$y$j9T$${secret}:19000:0:99999:7:::\n`,
+    `# comment\n${secret}\n`,
+    `${secret} AAAA\n`,
+    `ssh-ed25519 ${secret}\n`,
+    `ssh-ed25519 ${Buffer.from(`\0\0\0\x0d${secret}`).toString('base64')}\n`,
+    `ssh-rsa ${KEYS.ed25519.split(' ')[1]} ${secret}\nx`,
+  ];
+  for (const text of texts) {
+    assert.throws(
+      () => parsePublicKeys(text, 'keys.pub'),
+      (err: unknown) => isRaptorError(err, 'bad-input') && !(err as Error).message.includes(secret) && /^keys\.pub line \d+: /.test((err as Error).message),
+      text,
+    );
+  }
 });

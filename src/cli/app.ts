@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { badInput, EXIT_CODES, RaptorError } from '../core/errors.ts';
 import { domainName, parseVmId, validateUser } from '../core/naming.ts';
+import { escapeControls, quoteInput } from '../core/quote.ts';
 import { formatSize, parseSize } from '../core/size.ts';
 import { formatCpuList } from '../core/cpus.ts';
 import { stepCommands, stepTitle, type Step } from '../plan/steps.ts';
@@ -29,9 +30,12 @@ import { registerAccessCommands } from './commands-access.ts';
 import { registerDnsCommands } from './commands-dns.ts';
 import { addUser, describeAccount, ensureAccount, readSshKeyArgs, type AccountResult } from '../service/access.ts';
 
+/** Longest `--wait-for` wait: a day. */
+const MAX_WAIT_S = 86_400;
+
 function parseCount(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 4096) {
-    throw badInput(`invalid CPU count "${v}": must be a whole number from 1 to 4096`);
+    throw badInput(`invalid CPU count ${quoteInput(v)}: must be a whole number from 1 to 4096`);
   }
   return Number(v);
 }
@@ -128,11 +132,13 @@ export function buildProgram(version: string): Command {
         try {
           waitFor = new RegExp(String(o.waitFor));
         } catch (err) {
-          throw badInput(`invalid --wait-for regex: ${(err as Error).message}`);
+          throw badInput(`invalid --wait-for regex ${quoteInput(String(o.waitFor))}: ${(err as Error).message.replace(/^.*: /, '')}`);
         }
       }
       const timeoutS = Number(o.timeout);
-      if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw badInput(`invalid --timeout "${String(o.timeout)}": a positive number of seconds`);
+      if (!/^\d+(\.\d+)?$/.test(String(o.timeout)) || timeoutS <= 0 || timeoutS > MAX_WAIT_S) {
+        throw badInput(`invalid --timeout ${quoteInput(String(o.timeout))}: a number of seconds from above 0 to ${MAX_WAIT_S}`);
+      }
       const req = {
         vm: vmId,
         cpus: parseCount(String(o.cpus)),
@@ -179,7 +185,7 @@ export function buildProgram(version: string): Command {
         process.stdout.write(`created ${plan.names.domain} in ${(createdMs / 1000).toFixed(1)} s: CPUs ${formatCpuList(plan.spec.vcpuPins)}, ${plan.spec.network ? `${plan.spec.network.bridge} (${plan.spec.network.mac})` : 'no network'}, disk ${plan.names.lvPath}\n`);
       }
       const waited = waitFor ? await waitForConsole(ctx, vmId, waitFor, timeoutS) : undefined;
-      if (waited && !json) process.stdout.write(`console after ${(waited.match.ms / 1000).toFixed(1)} s: ${waited.match.text}\n`);
+      if (waited && !json) process.stdout.write(`console after ${(waited.match.ms / 1000).toFixed(1)} s: ${escapeControls(waited.match.text, { keepNewlines: false })}\n`);
       if (json) {
         printJson({
           created: plan.names.domain,
@@ -194,7 +200,7 @@ export function buildProgram(version: string): Command {
     });
 
   vm.command('destroy')
-    .description('destroy a VM: stop, undefine (+NVRAM), wipe, lvremove')
+    .description('destroy a VM: DNS, undefine (+NVRAM), stop, wipe, lvremove')
     .argument('<USER-NAME>')
     .option('--dry-run', 'print the plan, change nothing')
     .addOption(new Option('--verify <mode>', 'read back zeros: sample or full').choices(['sample', 'full']).default('sample'))
@@ -329,13 +335,15 @@ function reportError(err: unknown, json: boolean): number {
     message = err.message;
   } else if (err instanceof CommanderError) {
     kind = 'bad-input';
-    message = err.message.replace(/^error:\s*/, '');
+    // commander repeats what was typed: its messages are one line, whatever the argument held
+    message = escapeControls(err.message.replace(/^error:\s*/, '').replace(/\n(?=\(Did you mean)/g, ' '), { keepNewlines: false });
   } else {
     message = err instanceof Error ? err.message : String(err);
   }
   const code = EXIT_CODES[kind];
+  // JSON escapes by itself; a terminal gets no control character that was not meant (one place)
   if (json) printJson({ error: { code: kind, exitCode: code, message } });
-  else process.stderr.write(`raptor: ${message}\n`);
+  else process.stderr.write(`raptor: ${escapeControls(message)}\n`);
   return code;
 }
 

@@ -1,8 +1,9 @@
 // What every command module shares: global options, config loading, the service context.
 import type { Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { defaultConfig, parseConfigText, type Config } from '../core/config.ts';
-import { badInput } from '../core/errors.ts';
+import { MAX_CONFIG_FILE_BYTES, readBoundedText } from '../host/files.ts';
+import { escapeControls } from '../core/quote.ts';
 import { createContext, type Context } from '../service/vm.ts';
 
 export interface GlobalOpts {
@@ -14,13 +15,9 @@ export interface GlobalOpts {
 export function loadConfig(explicit?: string): Config {
   const path = explicit ?? process.env.RAPTOR_CONFIG ?? (existsSync('/etc/raptor/raptor.toml') ? '/etc/raptor/raptor.toml' : undefined);
   if (path === undefined) return defaultConfig();
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw badInput(`cannot read config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  return parseConfigText(text, path);
+  const text = readBoundedText(path, 'config', MAX_CONFIG_FILE_BYTES);
+  // the path starts every config message: no control character of it reaches the terminal
+  return parseConfigText(text, escapeControls(path, { keepNewlines: false }));
 }
 
 export const g = (cmd: Command): GlobalOpts => cmd.optsWithGlobals() as GlobalOpts;

@@ -1,6 +1,7 @@
 // Bridge allocation: one VM per bridge; a VM asks for one or takes the lowest free (DESIGN §1).
 import type { BridgeConfig } from './config.ts';
 import { badInput, conflict } from './errors.ts';
+import { quoteInput } from './quote.ts';
 
 export function allocateBridge(
   pool: readonly BridgeConfig[],
@@ -9,7 +10,7 @@ export function allocateBridge(
 ): BridgeConfig {
   if (requested !== undefined) {
     const b = pool.find((x) => x.name === requested);
-    if (!b) throw badInput(`unknown bridge "${requested}": configured bridges are ${pool.map((x) => x.name).join(', ')}`);
+    if (!b) throw badInput(`unknown bridge ${quoteInput(requested)}: configured bridges are ${pool.map((x) => x.name).join(', ')}`);
     if (inUse.has(b.name)) throw conflict(`bridge ${b.name} is already used by another domain`);
     return b;
   }

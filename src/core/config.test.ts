@@ -30,7 +30,7 @@ const bad = (text: string, re: RegExp) =>
 test('unknown keys and wrong types name the key path', () => {
   bad('colour = "red"', /test\.toml: colour: unknown key/);
   bad('[storage]\nvgg = "x"', /storage\.vgg: unknown key/);
-  bad('[dns]\nport = "53"', /dns\.port: Expected number/);
+  bad('[dns]\nport = "53"', /dns\.port: expected a number/);
   bad('domain_type = "xen"', /domain_type/);
   bad('[[bridges]]\nname = "br0"\nmac = "zz"', /bridges\.0\.mac/);
   bad('[[bridges]]\nname = "lan"', /bridges\.0\.mac: no MAC given/);
@@ -45,4 +45,37 @@ test('a partial config keeps the other defaults', () => {
   assert.equal(c.dns.port, 5353);
   assert.equal(c.dns.zone, 'raptor.michai.li');
   assert.deepEqual(c.bridges, [{ name: 'br-vm2', mac: '52:54:00:00:00:02', ipv4: '198.51.100.12' }]);
+});
+
+test('numeric keys are bounded, and the error names the key (never the value found)', () => {
+  bad('[dns]\nttl = 99999999999', /^test\.toml: dns\.ttl: must be at most 2147483647$/);
+  bad('[dns]\nttl = 2147483648', /dns\.ttl: must be at most 2147483647/);
+  bad('[dns]\nttl = -1', /dns\.ttl: must be at least 0/);
+  bad('[dns]\nttl = 300.5', /dns\.ttl: expected a whole number|dns\.ttl/);
+  bad('[dns]\nttl = inf', /dns\.ttl/);
+  bad('[dns]\nttl = nan', /dns\.ttl/);
+  bad('[dns]\nport = 0', /dns\.port: must be at least 1/);
+  bad('[dns]\nport = 65536', /dns\.port: must be at most 65535/);
+  bad('shutdown_timeout_s = 0', /shutdown_timeout_s: must be at least 1/);
+  bad('shutdown_timeout_s = 1e300', /shutdown_timeout_s: must be at most 3600/);
+  bad('[storage]\nwipe_step = "lots"', /storage\.wipe_step: a size/);
+  bad('[storage]\nwipe_step = "99999P"', /storage\.wipe_step: a size/);
+  bad('[cpus]\nreserved = "0-99999999999"', /cpus\.reserved: CPU numbers from 0 to 65535/);
+  bad('[cpus]\nemulator = "7-3"', /cpus\.emulator/);
+  bad('a = 99999999999999999999', /not valid TOML: .*losslessly/);
+  assert.equal(parseConfigText('[dns]\nttl = 2147483647', 't').dns.ttl, 2147483647);
+  assert.equal(parseConfigText('[dns]\nttl = 0', 't').dns.ttl, 0);
+  assert.equal(parseConfigText('shutdown_timeout_s = 3600', 't').shutdown_timeout_s, 3600);
+});
+
+test('zones must be domain names; enum errors list the choices, not what was found', () => {
+  bad('[dns]\nzone = "bad_zone.test"', /dns\.zone: a domain name/);
+  bad('[dns]\nzone = "a..b"', /dns\.zone/);
+  bad(`[dns]\nzone = "${'a'.repeat(64)}.test"`, /dns\.zone/);
+  bad('[dns]\nreverse_zones = ["100.51.198.in-addr.arpa", "x y"]', /dns\.reverse_zones\.1: a domain name/);
+  assert.deepEqual(parseConfigText('[dns]\nreverse_zones = ["0/25.100.51.198.in-addr.arpa"]', 't').dns.reverse_zones, ['0/25.100.51.198.in-addr.arpa']);
+  assert.throws(
+    () => parseConfigText('domain_type = "S3CRET"', 'test.toml'),
+    (e: unknown) => e instanceof RaptorError && /^test\.toml: domain_type: must be one of "kvm", "qemu"$/.test(e.message) && !e.message.includes('S3CRET'),
+  );
 });

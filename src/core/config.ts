@@ -2,6 +2,9 @@
 import { z } from 'zod';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { badInput } from './errors.ts';
+import { hostNameProblem } from './naming.ts';
+import { parseCpuList } from './cpus.ts';
+import { parseSize } from './size.ts';
 
 const bridgeNumber = (name: string): number | undefined => {
   const m = /(\d+)$/.exec(name);
@@ -29,6 +32,25 @@ const bridgeSchema = z
 
 const cpuListRe = /^$|^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 
+/** RFC 2181 §8: a TTL is at most 2^31 - 1 seconds; larger values wrap on the wire. */
+export const MAX_TTL = 2147483647;
+/** Longest a shutdown may be waited for: an hour. */
+export const MAX_SHUTDOWN_TIMEOUT_S = 3600;
+
+const throwsNot = (fn: () => unknown): boolean => {
+  try {
+    fn();
+    return true;
+  } catch {
+    return false;
+  }
+};
+const cpuList = (re: RegExp, what: string) =>
+  z.string().regex(re, what).refine((v) => v === 'own-last-2' || throwsNot(() => parseCpuList(v, 'CPU list')), 'CPU numbers from 0 to 65535, ranges low-high');
+const domainName = z.string().refine((v) => hostNameProblem(v) === undefined, 'a domain name of letters, digits and "-" labels (at most 63 characters each, 253 in all)');
+// reverse zones may hold RFC 2317 classless labels such as "0/25"
+const reverseZoneName = z.string().regex(/^([A-Za-z0-9_/-]{1,63}\.)*[A-Za-z0-9_/-]{1,63}\.?$/, 'a domain name').max(254);
+
 export const configSchema = z
   .object({
     libvirt_uri: z.string().default('qemu:///system'),
@@ -40,7 +62,7 @@ export const configSchema = z
     console_log_dir: z.string().default('/var/log/libvirt/qemu'),
     lock_file: z.string().default('/run/raptor/raptor.lock'),
     audit_log: z.string().default('/var/log/raptor/audit.jsonl'),
-    shutdown_timeout_s: z.number().int().positive().default(60),
+    shutdown_timeout_s: z.number().int().min(1).max(MAX_SHUTDOWN_TIMEOUT_S).default(60),
     firmware: z
       .object({
         code: z.string().default('/run/libvirt/nix-ovmf/OVMF_CODE.fd'),
@@ -50,11 +72,8 @@ export const configSchema = z
       .default({}),
     cpus: z
       .object({
-        reserved: z.string().regex(cpuListRe, 'a CPU list like "0-3" or "0,2,4-7"').default('0-3'),
-        emulator: z
-          .string()
-          .regex(/^own-last-2$|^\d+(-\d+)?(,\d+(-\d+)?)*$/, '"own-last-2" or a CPU list')
-          .default('own-last-2'),
+        reserved: cpuList(cpuListRe, 'a CPU list like "0-3" or "0,2,4-7"').default('0-3'),
+        emulator: cpuList(/^own-last-2$|^\d+(-\d+)?(,\d+(-\d+)?)*$/, '"own-last-2" or a CPU list').default('own-last-2'),
       })
       .strict()
       .default({}),
@@ -62,7 +81,7 @@ export const configSchema = z
       .object({
         vg: z.string().regex(/^[A-Za-z0-9+_.-]+$/, 'a volume group name').default('lvm-data'),
         lvm_command: z.string().default('lvm'),
-        wipe_step: z.string().default('256M'),
+        wipe_step: z.string().refine((v) => throwsNot(() => parseSize(v)), 'a size like 256M or 1G').default('256M'),
       })
       .strict()
       .default({}),
@@ -80,9 +99,9 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         server: z.string().default('127.0.0.1'),
         port: z.number().int().min(1).max(65535).default(53),
-        zone: z.string().default('raptor.michai.li'),
-        reverse_zones: z.array(z.string()).default([]),
-        ttl: z.number().int().min(0).default(300),
+        zone: domainName.default('raptor.michai.li'),
+        reverse_zones: z.array(reverseZoneName).default([]),
+        ttl: z.number().int().min(0).max(MAX_TTL).default(300),
         tsig_key_file: z.string().default('/etc/raptor/tsig.key'),
         tsig_algorithm: z.enum(['hmac-sha256', 'hmac-sha512']).default('hmac-sha256'),
       })
@@ -108,6 +127,24 @@ type RawConfig = z.infer<typeof configSchema>;
 export type BridgeConfig = { name: string; mac: string; ipv4?: string | undefined; ipv6?: string | undefined };
 export type Config = Omit<RawConfig, 'bridges'> & { bridges: BridgeConfig[] };
 
+/** A config problem in words; never the value found, which may come from any file. */
+function issueText(issue: z.ZodIssue): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return 'unknown key';
+    case 'invalid_type':
+      return `expected ${issue.expected === 'integer' ? 'a whole number' : `a ${issue.expected}`}`;
+    case 'invalid_enum_value':
+      return `must be one of ${issue.options.map((o) => JSON.stringify(o)).join(', ')}`;
+    case 'too_big':
+      return issue.type === 'number' ? `must be at most ${String(issue.maximum)}` : `too long (at most ${String(issue.maximum)})`;
+    case 'too_small':
+      return issue.type === 'number' ? `must be at least ${String(issue.minimum)}` : `too short (at least ${String(issue.minimum)})`;
+    default:
+      return issue.message;
+  }
+}
+
 /** Validate a parsed TOML document (or {} for built-in defaults) into the effective config. */
 export function resolveConfig(doc: unknown, source = 'config'): Config {
   const result = configSchema.safeParse(doc);
@@ -115,7 +152,7 @@ export function resolveConfig(doc: unknown, source = 'config'): Config {
     const issue = result.error.issues[0]!;
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
     const path = [...issue.path, ...keys.slice(0, 1)].map(String).join('.') || '(top level)';
-    const what = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
+    const what = issueText(issue);
     throw badInput(`${source}: ${path}: ${what}`);
   }
   const raw = result.data;

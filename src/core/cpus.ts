@@ -1,5 +1,6 @@
 // CPU lists and allocation: each VM gets N host CPUs of its own, pinned one-to-one (DESIGN §1).
 import { badInput, conflict } from './errors.ts';
+import { quoteInput } from './quote.ts';
 
 /** Parse a Linux/libvirt CPU list ("0-3,6,8-9", "^2" exclusions are libvirt-only and refused). */
 export function parseCpuList(text: string, what = 'CPU list'): number[] {
@@ -8,10 +9,10 @@ export function parseCpuList(text: string, what = 'CPU list'): number[] {
   const out = new Set<number>();
   for (const part of t.split(',')) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) throw badInput(`invalid ${what} "${text}": expected e.g. "0-3" or "0,2,4-7"`);
+    if (!m) throw badInput(`invalid ${what} ${quoteInput(text)}: expected e.g. "0-3" or "0,2,4-7"`);
     const a = Number(m[1]);
     const b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a || b > 65535) throw badInput(`invalid ${what} "${text}": bad range "${part}"`);
+    if (b < a || b > 65535) throw badInput(`invalid ${what} ${quoteInput(text)}: bad range ${quoteInput(part)}`);
     for (let c = a; c <= b; c++) out.add(c);
   }
   return [...out].sort((x, y) => x - y);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { artifactNames, parseVmId, tryParseVmId, validateUser, vmIdFromLvName } from './naming.ts';
-import { RaptorError } from './errors.ts';
+import { artifactNames, hostNameProblem, parseVmId, tryParseVmId, validateHostName, validateUser, vmIdFromLvName } from './naming.ts';
+import { isRaptorError, RaptorError } from './errors.ts';
 
 const badInput = (fn: () => unknown, re: RegExp) =>
   assert.throws(fn, (e: unknown) => e instanceof RaptorError && e.kind === 'bad-input' && re.test(e.message));
@@ -41,4 +41,41 @@ test('every artifact name comes from the one authority', () => {
   assert.deepEqual(vmIdFromLvName('guest-bob-db'), { user: 'bob', name: 'db' });
   assert.equal(vmIdFromLvName('root'), undefined);
   assert.equal(tryParseVmId('ubuntu22.04'), undefined);
+});
+
+test('a new VM id must be an RFC 1123 host name, and its FQDN too when DNS is on', () => {
+  const refused = (vm: { user: string; name: string }, zone: string | undefined, re: RegExp) =>
+    assert.throws(() => validateHostName(vm, zone), (e: unknown) => isRaptorError(e, 'bad-input') && re.test((e as Error).message));
+  validateHostName({ user: 'alice', name: 'web' }, 'raptor.test');
+  validateHostName({ user: 'alice', name: 'web' }, undefined);
+  // "_" is allowed in a user name (accounts may have it), but then no VM id is a host name
+  refused({ user: 'a_b', name: 'web' }, 'raptor.test', /invalid VM id "a_b-web": .*RFC 1123/);
+  refused({ user: 'a_b', name: 'web' }, undefined, /RFC 1123/);
+  refused({ user: '_svc', name: 'web' }, undefined, /RFC 1123/);
+  const id63 = { user: 'u', name: 'x'.repeat(61) };
+  validateHostName(id63, 'raptor.test');
+  const zone = Array.from({ length: 4 }, () => 'z'.repeat(60)).join('.'); // 243 characters
+  refused(id63, zone, /its DNS name .* is no valid host name: 307 characters, at most 253 allowed/);
+  validateHostName({ user: 'u', name: 'v' }, `${'z'.repeat(63)}.${'z'.repeat(63)}.${'z'.repeat(63)}.${'z'.repeat(57)}`);
+  refused({ user: 'u', name: 'vw' }, `${'z'.repeat(63)}.${'z'.repeat(63)}.${'z'.repeat(63)}.${'z'.repeat(57)}`, /254 characters/);
+});
+
+test('hostNameProblem names the reason', () => {
+  assert.equal(hostNameProblem('alice-web.raptor.test'), undefined);
+  assert.equal(hostNameProblem('alice-web.raptor.test.'), undefined);
+  assert.match(hostNameProblem('a..b')!, /empty label/);
+  assert.match(hostNameProblem(`${'a'.repeat(64)}.test`)!, /64 characters, at most 63/);
+  assert.match(hostNameProblem('-a.test')!, /label "-a"/);
+  assert.match(hostNameProblem('a_b.test')!, /label "a_b"/);
+  assert.match(hostNameProblem('')!, /empty/);
+});
+
+test('echoed ids are escaped and cut: a newline never breaks the message', () => {
+  for (const id of ['alice-web\nraptor: fake second line', 'alice-\u001b[31mred', `alice-${'x'.repeat(5000)}`, 'al\nice-web']) {
+    assert.throws(
+      () => parseVmId(id),
+      (e: unknown) => isRaptorError(e, 'bad-input') && !(e as Error).message.includes('\n') && !(e as Error).message.includes('\u001b') && (e as Error).message.length < 400,
+      JSON.stringify(id),
+    );
+  }
 });

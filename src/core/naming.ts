@@ -1,5 +1,6 @@
 // The one naming authority (DESIGN §1): every artifact name is derived here and nowhere else.
 import { badInput } from './errors.ts';
+import { quoteInput } from './quote.ts';
 
 export const USER_RE = /^[a-z_][a-z0-9_]{0,31}$/;
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -14,7 +15,7 @@ export interface VmId {
 export function validateUser(user: string): string {
   if (!USER_RE.test(user)) {
     throw badInput(
-      `invalid user "${user}": must be 1-32 characters of a-z, 0-9 and _, starting with a letter or _ (no "-")`,
+      `invalid user ${quoteInput(user)}: must be 1-32 characters of a-z, 0-9 and _, starting with a letter or _ (no "-")`,
     );
   }
   return user;
@@ -24,20 +25,53 @@ export function validateUser(user: string): string {
 export function parseVmId(id: string): VmId {
   const dash = id.indexOf('-');
   if (dash <= 0 || dash === id.length - 1) {
-    throw badInput(`invalid VM id "${id}": expected USER-NAME, e.g. alice-web`);
+    throw badInput(`invalid VM id ${quoteInput(id)}: expected USER-NAME, e.g. alice-web`);
   }
   const user = id.slice(0, dash);
   const name = id.slice(dash + 1);
   validateUser(user);
   if (!NAME_RE.test(name)) {
     throw badInput(
-      `invalid VM name "${name}" in "${id}": must be a DNS label of a-z, 0-9 and "-", not starting or ending with "-"`,
+      `invalid VM name ${quoteInput(name)} in ${quoteInput(id)}: must be a DNS label of a-z, 0-9 and "-", not starting or ending with "-"`,
     );
   }
   if (id.length > MAX_ID_LENGTH) {
-    throw badInput(`invalid VM id "${id}": ${id.length} characters, at most ${MAX_ID_LENGTH} allowed`);
+    throw badInput(`invalid VM id ${quoteInput(id)}: ${id.length} characters, at most ${MAX_ID_LENGTH} allowed`);
   }
   return { user, name };
+}
+
+/** RFC 1123 host name label: letters, digits and inner hyphens, 1-63 characters. */
+export const HOST_LABEL_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+/** Longest domain name in its text form without the final dot (RFC 1035: 255 octets on the wire). */
+export const MAX_DOMAIN_NAME = 253;
+
+/** Why `name` is not an RFC 1123 host name (dot-separated labels), or undefined when it is one. */
+export function hostNameProblem(name: string): string | undefined {
+  const bare = name.replace(/\.$/, '');
+  if (bare.length === 0) return 'it is empty';
+  if (bare.length > MAX_DOMAIN_NAME) return `${bare.length} characters, at most ${MAX_DOMAIN_NAME} allowed`;
+  for (const label of bare.split('.')) {
+    if (label.length === 0) return 'it has an empty label';
+    if (label.length > 63) return `a label of ${label.length} characters, at most 63 allowed`;
+    if (!HOST_LABEL_RE.test(label)) return `label ${quoteInput(label)} is not letters, digits and inner "-"`;
+  }
+  return undefined;
+}
+
+/**
+ * A new VM needs a host name: the guest's own, DHCP's and, with DNS, `{id}.{zone}`. User names may
+ * hold "_" (accounts can), but such a user's VM ids are no host names, so they are refused (exit 2).
+ */
+export function validateHostName(vm: VmId, zone: string | undefined): void {
+  const id = domainName(vm);
+  if (!HOST_LABEL_RE.test(id)) {
+    throw badInput(`invalid VM id ${quoteInput(id)}: a VM's id is its host name (RFC 1123: a-z, 0-9 and "-" only), so a user name with "_" cannot own VMs`);
+  }
+  if (zone === undefined) return;
+  const name = fqdn(vm, zone);
+  const problem = hostNameProblem(name);
+  if (problem) throw badInput(`invalid VM id ${quoteInput(id)}: its DNS name ${quoteInput(name, 260)} is no valid host name: ${problem}`);
 }
 
 /** Like parseVmId but returns undefined instead of throwing: for classifying existing domains. */

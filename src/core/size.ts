@@ -1,5 +1,6 @@
 // Sizes with binary units: 512M, 8G, 8GiB, 1T, plain bytes. Rejects 0, negatives, garbage, overflow.
 import { badInput } from './errors.ts';
+import { quoteInput } from './quote.ts';
 
 const UNITS: Record<string, bigint> = {
   '': 1n,
@@ -17,10 +18,10 @@ export const MAX_SIZE = BigInt(Number.MAX_SAFE_INTEGER);
 export function parseSize(text: string, what = 'size'): number {
   const m = /^([0-9]+)(?:\s*([KMGTP]?)(?:i?B)?)?$/i.exec(text.trim());
   const allowed = 'a positive whole number with an optional binary unit: K, M, G, T (e.g. 512M, 8G, 8GiB)';
-  if (!m || text.trim() === '') throw badInput(`invalid ${what} "${text}": expected ${allowed}`);
+  if (!m || text.trim() === '') throw badInput(`invalid ${what} ${quoteInput(text)}: expected ${allowed}`);
   const bytes = BigInt(m[1]!) * UNITS[(m[2] ?? '').toUpperCase()]!;
-  if (bytes === 0n) throw badInput(`invalid ${what} "${text}": must be greater than 0`);
-  if (bytes > MAX_SIZE) throw badInput(`invalid ${what} "${text}": too large (at most 8 PiB)`);
+  if (bytes === 0n) throw badInput(`invalid ${what} ${quoteInput(text)}: must be greater than 0`);
+  if (bytes > MAX_SIZE) throw badInput(`invalid ${what} ${quoteInput(text)}: too large (at most 8 PiB)`);
   return Number(bytes);
 }
 

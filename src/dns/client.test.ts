@@ -131,7 +131,7 @@ test('a BADKEY reply (unsigned, TSIG error set) names the key; NOTAUTH tells a z
   };
   await assertRejects(client().update('raptor.test', { prerequisites: [], deletes: [], adds: [] }), 'not-allowed', /^DNS update of zone raptor\.test at 127\.0\.0\.1:\d+ rejected: the server does not accept the TSIG key raptor-key \(BADKEY\)$/);
   handler = (req, raw) => ({ bytes: signedReply(req, raw, (m) => (m.rcode = req.opcode === 5 ? RCODE.NOTAUTH : RCODE.REFUSED)) });
-  await assertRejects(client().update('nosuch.test', { prerequisites: [], deletes: [], adds: [] }), 'not-allowed', /zone nosuch\.test at .* refused: zone nosuch\.test is not served there \(NOTAUTH\)$/);
+  await assertRejects(client().update('nosuch.test', { prerequisites: [], deletes: [], adds: [] }), 'conflict', /zone nosuch\.test at .* refused: zone nosuch\.test is not served there \(NOTAUTH\)$/);
 });
 
 test('a server that does not answer times out; a closed port is unreachable', async () => {

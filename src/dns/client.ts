@@ -140,11 +140,15 @@ export class DnsClient implements DnsTransport {
     if (rcode === RCODE.NOERROR) return;
     const f = rcodeFailure(rcode, this.#key?.name);
     let words = f.words;
+    let kind = f.kind;
     if (rcode === RCODE.NOTAUTH) {
       // BIND says NOTAUTH for a zone it does not serve; Knot also for an update its ACL denies
-      words = (await this.#servesZone(z)) ? `refused: the server serves zone ${z} but does not allow this update` : `refused: zone ${z} is not served there`;
+      const served = await this.#servesZone(z);
+      words = served ? `refused: the server serves zone ${z} but does not allow this update` : `refused: zone ${z} is not served there`;
+      // a zone the server does not serve is a configuration conflict (3), not a permission (5)
+      if (!served) kind = 'conflict';
     }
-    throw new DnsError(f.kind, `${what} ${words} (${rcodeName(rcode)})`, rcode);
+    throw new DnsError(kind, `${what} ${words} (${rcodeName(rcode)})`, rcode);
   }
 
   async #servesZone(zone: string): Promise<boolean> {

@@ -134,6 +134,6 @@ test('sync repairs a deleted record, an altered one and the leftovers of a VM th
 
 test('a zone the server does not serve fails before any query of records or any update', async () => {
   const dns = new FakeDns(['raptor.test', '100.51.198.in-addr.arpa']);
-  await assert.rejects(addVmRecords(dns, config, alice), (e) => isRaptorError(e, 'not-allowed') && e.message === 'DNS zone 8.b.d.0.1.0.0.2.ip6.arpa is not served by 127.0.0.1:53 (no SOA for it there); nothing changed');
+  await assert.rejects(addVmRecords(dns, config, alice), (e) => isRaptorError(e, 'conflict') && e.message === 'DNS zone 8.b.d.0.1.0.0.2.ip6.arpa is not served by 127.0.0.1:53 (no SOA for it there); nothing changed');
   assert.deepEqual(dns.updates, []);
 });

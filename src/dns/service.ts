@@ -1,5 +1,6 @@
 // DNS for VMs: observe the server, plan (records.ts), send the UPDATEs, read them back.
-import { readFile } from 'node:fs/promises';
+import { MAX_TSIG_KEY_FILE_BYTES, readBoundedText } from '../host/files.ts';
+import { escapeControls } from '../core/quote.ts';
 import type { Config } from '../core/config.ts';
 import { RaptorError, badInput } from '../core/errors.ts';
 import { DnsClient, DnsError, type DnsTransport } from './client.ts';
@@ -25,15 +26,10 @@ import {
 
 /** Read the TSIG key from its file (never from argv or the environment). */
 export async function loadTsigKey(path: string, algorithm?: TsigAlgorithm): Promise<TsigKey> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    const kind = code === 'ENOENT' ? 'not-found' : code === 'EACCES' || code === 'EPERM' ? 'not-allowed' : 'unexpected';
-    throw new RaptorError(kind, `cannot read TSIG key file ${path} (${code})`);
-  }
-  return selectKey(parseKeyFile(text, path), path, algorithm === undefined ? {} : { algorithm });
+  // not-found (4) and not-allowed (5) as before; a FIFO, device or oversized file is bad input
+  const text = readBoundedText(path, 'TSIG key file', MAX_TSIG_KEY_FILE_BYTES, { missing: 'not-found', denied: 'not-allowed' });
+  const source = escapeControls(path, { keepNewlines: false });
+  return selectKey(parseKeyFile(text, source), source, algorithm === undefined ? {} : { algorithm });
 }
 
 /** The client for the configured server, with the configured key. */
@@ -74,7 +70,8 @@ export async function checkZones(dns: DnsTransport, zones: string[]): Promise<vo
       if (!(err instanceof DnsError) || (err.rcode !== RCODE.REFUSED && err.rcode !== RCODE.NOTAUTH)) throw err;
       served = false;
     }
-    if (!served) throw new RaptorError('not-allowed', `DNS zone ${zone} is not served by ${dns.endpoint} (no SOA for it there); nothing changed`);
+    // a configuration conflict (exit 3), not a permission: nothing would let this caller do it
+    if (!served) throw new RaptorError('conflict', `DNS zone ${zone} is not served by ${dns.endpoint} (no SOA for it there); nothing changed`);
   }
 }
 

@@ -108,8 +108,20 @@ export class Virsh {
     }
   }
 
-  async undefine(name: string): Promise<void> {
-    await this.exec(['undefine', '--nvram', name]);
+  /** undefine with the NVRAM; `all`: also a managed-save image and snapshot/checkpoint metadata, which would refuse it */
+  async undefine(name: string, opts: { all?: boolean } = {}): Promise<void> {
+    await this.exec(['undefine', '--nvram', ...(opts.all ? ['--managed-save', '--snapshots-metadata', '--checkpoints-metadata'] : []), name]);
+  }
+
+  /** libvirt's persistent flag (`dominfo`); undefined when there is no such domain. */
+  async persistent(name: string): Promise<boolean | undefined> {
+    try {
+      const m = /^Persistent:\s*(\S+)/m.exec(await this.exec(['dominfo', name]));
+      return m?.[1] === 'yes';
+    } catch (err) {
+      if (err instanceof RaptorError && err.kind === 'not-found') return undefined;
+      throw err;
+    }
   }
 
   async start(name: string): Promise<void> {

@@ -5,7 +5,10 @@ import type { Virsh } from '../libvirt/virsh.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import type { Lvm } from '../storage/lvm.ts';
 import { TAG_WIPED } from '../storage/lvm.ts';
-import { assertNotOpen, zeroVolume, type WipeProgress } from '../storage/wipe.ts';
+import { zeroVolume, type WipeProgress } from '../storage/wipe.ts';
+import { writeImageFile } from '../storage/image.ts';
+import { findVolumeHolders } from '../storage/holders.ts';
+import { describeHolders } from '../storage/volume-use.ts';
 import type { Runner } from '../host/runner.ts';
 import type { Executors } from './apply.ts';
 import type { DnsTransport } from '../dns/client.ts';
@@ -32,6 +35,26 @@ export async function waitForShutOff(virsh: Virsh, domain: string, timeoutMs: nu
     const s = await virsh.state(domain);
     if (s === undefined || s === 'shut off') return true;
     if (Date.now() >= deadline) return false;
+    await sleep(500);
+  }
+}
+
+/**
+ * Nothing may hold the LV when it is zeroed. Found here, after destroy has changed the host, it
+ * is not a clean refusal (exit 3 means nothing changed): an unexpected failure that a rerun,
+ * which checks before changing anything, reports properly.
+ */
+async function assertVolumeFree(virsh: Virsh, lvm: Lvm, s: { vg: string; lv: string; path: string }): Promise<void> {
+  const halt = (why: string) => new RaptorError('unexpected', `refusing to wipe ${s.path}: ${why}; destroy stopped before the wipe: rerun it once the volume is free`);
+  const user = (await virsh.listWithXml(parseDomainXml)).find((x) => x.state !== 'shut off' && x.parsed.disks.some((k) => k.path === s.path));
+  if (user) throw halt(`domain ${user.name} (${user.state}) uses it`);
+  // a qemu that was just forced off may take a moment to close the device
+  for (let tries = 0; ; tries++) {
+    const use = findVolumeHolders(s.path);
+    const lv = await lvm.lv(s.vg, s.lv);
+    const busy = use?.holders.length ? `the device is open: ${describeHolders(use.holders)}` : lv?.open ? 'LVM reports it open' : undefined;
+    if (!busy) return;
+    if (tries >= 10) throw halt(busy);
     await sleep(500);
   }
 }
@@ -66,12 +89,8 @@ export function hostExecutors(d: ExecutorDeps): Executors {
     'image-write': {
       // rewriting is always safe here: the planner only adds this step while no domain uses the LV
       isDone: async () => false,
-      apply: async (s) => {
-        await d.run(['qemu-img', 'convert', '-p', '-n', '-f', s.format, '-O', 'raw', '-t', 'none', s.image, s.target], {
-          timeoutMs: 3_600_000,
-          ...(d.onImageProgress ? { onStdout: d.onImageProgress } : {}),
-        });
-      },
+      // checked again and read through the checked descriptor, never through a backing file
+      apply: (s) => writeImageFile(d.run, { image: s.image, format: s.format, virtualSize: s.sizeBytes, target: s.target, ...(d.onImageProgress ? { onProgress: d.onImageProgress } : {}) }),
     },
     'domain-define': {
       isDone: async (s) => (await virsh.state(s.domain)) !== undefined,
@@ -99,23 +118,28 @@ export function hostExecutors(d: ExecutorDeps): Executors {
         return st === undefined || st === 'shut off';
       },
       apply: async (s) => {
+        const st = await virsh.state(s.domain);
+        if (st === undefined || st === 'shut off') return;
         try {
           await virsh.shutdown(s.domain);
         } catch (err) {
-          // a paused or crashed domain cannot shut down gracefully; it is forced off below
+          // gone meanwhile (a transient domain its owner stopped); a paused or crashed one cannot
+          // shut down gracefully and is forced off below
           if (err instanceof RaptorError && err.kind === 'not-found') return;
         }
         if (!(await waitForShutOff(virsh, s.domain, s.timeoutS * 1000))) {
           await virsh.destroy(s.domain).catch(async (err: unknown) => {
-            if ((await virsh.state(s.domain)) !== 'shut off') throw err;
+            const now = await virsh.state(s.domain);
+            if (now !== undefined && now !== 'shut off') throw err;
           });
         }
       },
     },
     'domain-undefine': {
-      isDone: async (s) => (await virsh.state(s.domain)) === undefined && !existsSync(s.nvram),
+      isDone: async (s) => (await virsh.persistent(s.domain)) !== true && !existsSync(s.nvram),
       apply: async (s) => {
-        if ((await virsh.state(s.domain)) !== undefined) await virsh.undefine(s.domain);
+        // a running domain becomes transient: nothing is left that its owner could start again
+        if ((await virsh.persistent(s.domain)) === true) await virsh.undefine(s.domain, { all: true });
         // an earlier run may have undefined the domain and died before libvirt removed the file
         rmSync(s.nvram, { force: true });
       },
@@ -126,11 +150,8 @@ export function hostExecutors(d: ExecutorDeps): Executors {
         return lv === undefined || lv.tags.includes(TAG_WIPED);
       },
       apply: async (s) => {
-        const lv = await lvm.lv(s.vg, s.lv);
-        if (lv?.open) throw new RaptorError('conflict', `refusing to wipe ${s.path}: LVM reports it open`);
-        const user = (await virsh.listWithXml(parseDomainXml)).find((x) => x.state !== 'shut off' && x.parsed.disks.some((k) => k.path === s.path));
-        if (user) throw new RaptorError('conflict', `refusing to wipe ${s.path}: domain ${user.name} (${user.state}) uses it`);
-        assertNotOpen(s.path);
+        // the planner refused holders before any change; this is the last look before zeroing
+        await assertVolumeFree(virsh, lvm, s);
         await zeroVolume(d.run, s.path, s.sizeBytes, d.wipe);
         await lvm.addTag(s.vg, s.lv, TAG_WIPED);
       },

@@ -5,6 +5,7 @@ import { RaptorError } from '../core/errors.ts';
 import { parseDomainXml, renderDomainXml } from '../libvirt/domain-xml.ts';
 import { TAG_CREATING, TAG_WIPED } from '../storage/lvm.ts';
 import { planCreate, planDestroy, type HostState } from './planner.ts';
+import type { VolumeUse } from '../storage/volume-use.ts';
 
 const GiB = 2 ** 30;
 const config = parseConfigText('domain_type = "qemu"\n[cpus]\nreserved = "0"\n[[bridges]]\nname = "br-vm1"\n[[bridges]]\nname = "br-vm2"', 't');
@@ -72,15 +73,63 @@ test('an LV left by an unfinished create is resumed; an untagged one is a confli
   assert.deepEqual(planCreate(config, { ...req, start: true }, both, now).steps.map((s) => s.kind), ['lv-untag']);
 });
 
-test('destroy plan: stop, undefine, wipe, remove; skips what is gone or already wiped', () => {
+test('destroy plan: DNS, undefine, stop, wipe, remove; skips what is gone or already wiped', () => {
   const lv = { name: 'guest-alice-web', vg: 'lvm-data', sizeBytes: GiB, path: '/dev/lvm-data/guest-alice-web', tags: [], open: false };
   let host = withDomain({ ...emptyHost(), lvs: [lv] }, 'alice-web', [1], 'br-vm1');
   host.domains[0]!.state = 'running';
-  assert.deepEqual(planDestroy(config, req.vm, host, 10).steps.map((s) => s.kind), ['domain-stop', 'domain-undefine', 'lv-wipe', 'lv-remove']);
+  assert.deepEqual(planDestroy(config, req.vm, host, 10).steps.map((s) => s.kind), ['domain-undefine', 'domain-stop', 'lv-wipe', 'lv-remove']);
+  // seen shut off, it is still stopped after the undefine: its owner may start it until then
+  host.domains[0]!.state = 'shut off';
+  assert.deepEqual(planDestroy(config, req.vm, host, 10).steps.map((s) => s.kind), ['domain-undefine', 'domain-stop', 'lv-wipe', 'lv-remove']);
+  // an interrupted destroy left it transient and running: nothing to undefine, only to stop
+  host.domains[0]!.state = 'running';
+  assert.deepEqual(planDestroy(config, req.vm, host, 10, { persistent: false }).steps.map((s) => s.kind), ['domain-stop', 'lv-wipe', 'lv-remove']);
+  assert.deepEqual(planDestroy(config, req.vm, { ...emptyHost(), lvs: [lv] }, 10, { nvramExists: true }).steps.map((s) => s.kind), ['domain-undefine', 'lv-wipe', 'lv-remove']);
   host = { ...emptyHost(), lvs: [{ ...lv, tags: [TAG_WIPED] }] };
   assert.deepEqual(planDestroy(config, req.vm, host, 10).steps.map((s) => s.kind), ['lv-remove']);
   assert.throws(() => planDestroy(config, req.vm, emptyHost(), 10), kind('not-found'));
   const shared = withDomain({ ...emptyHost(), lvs: [lv] }, 'alice-web', [1], null);
   shared.domains.push({ ...shared.domains[0]!, name: 'handmade' });
   assert.throws(() => planDestroy(config, req.vm, shared, 10), (e: unknown) => kind('conflict')(e) && /handmade/.test((e as Error).message));
+});
+
+test('destroy with DNS removes the records first, from the bridge the domain names', () => {
+  const dnsConfig = parseConfigText('domain_type = "qemu"\n[[bridges]]\nname = "br-vm1"\nipv4 = "198.51.100.11"\n[dns]\nzone = "raptor.test"\nreverse_zones = ["100.51.198.in-addr.arpa"]', 't');
+  const lv = { name: 'guest-alice-web', vg: 'lvm-data', sizeBytes: GiB, path: '/dev/lvm-data/guest-alice-web', tags: [], open: false };
+  const plan = planDestroy(dnsConfig, req.vm, withDomain({ ...emptyHost(), lvs: [lv] }, 'alice-web', [1], 'br-vm1'), 10);
+  assert.deepEqual(plan.steps.map((s) => s.kind), ['dns-remove', 'domain-undefine', 'domain-stop', 'lv-wipe', 'lv-remove']);
+  const dns = plan.steps[0]!;
+  assert.ok(dns.kind === 'dns-remove' && dns.vm.ipv4 === '198.51.100.11');
+});
+
+test('destroy refuses a held volume before any step, except the own qemu', () => {
+  const lv = { name: 'guest-alice-web', vg: 'lvm-data', sizeBytes: GiB, path: '/dev/lvm-data/guest-alice-web', tags: [], open: false };
+  const host = withDomain({ ...emptyHost(), lvs: [lv] }, 'alice-web', [1], 'br-vm1');
+  const plan = (volumeUse: VolumeUse, h = host) => planDestroy(config, req.vm, h, 10, { persistent: true, volumeUse });
+  const reader: VolumeUse = { device: '/dev/loop5', holders: [{ kind: 'process', pid: 4242, command: 'sleep 300', ownQemu: false }], unreadable: [] };
+  assert.throws(() => plan(reader), (e: unknown) => kind('conflict')(e) && /the device is open: pid 4242 \(sleep 300\)/.test((e as Error).message));
+  const own: VolumeUse = { device: '/dev/loop5', holders: [{ kind: 'process', pid: 77, command: 'qemu-system-x86_64 -name guest=alice-web', ownQemu: true }], unreadable: [] };
+  assert.equal(plan(own).steps.length, 4);
+  for (const h of [{ kind: 'loop', device: '/dev/loop9' }, { kind: 'sysfs-holder', device: 'dm-4' }, { kind: 'mount', target: '/mnt' }, { kind: 'exclusive' }] as const) {
+    assert.throws(() => plan({ ...own, holders: [...own.holders, h] }), kind('conflict'), h.kind);
+  }
+  assert.throws(() => plan({ ...own, unreadable: [1] }), kind('not-allowed'));
+  // LVM's open count with nothing found behind it
+  const openLv = { ...host, lvs: [{ ...lv, open: true }] };
+  assert.throws(() => plan({ device: '/dev/dm-3', holders: [], unreadable: [] }, openLv), (e: unknown) => kind('conflict')(e) && /LVM reports it open/.test((e as Error).message));
+  assert.equal(plan(own, openLv).steps.length, 4);
+  // an inactive LV has no device to wipe: refused before DNS and the domain are touched
+  assert.throws(() => planDestroy(config, req.vm, host, 10, { persistent: true, deviceMissing: true }), (e: unknown) => kind('conflict')(e) && /lvchange -ay lvm-data\/guest-alice-web/.test((e as Error).message));
+});
+
+test('create refuses a disk no free piece can hold under contiguous allocation', () => {
+  const MiB4 = 4 * 2 ** 20;
+  const vg = { ...emptyHost().vg!, freeBytes: 48 * MiB4, allocation: 'contiguous', free: [{ pv: '/dev/sda', startExtent: 0, extents: 16 }, { pv: '/dev/sda', startExtent: 32, extents: 32 }] };
+  const host = { ...emptyHost(), vg };
+  assert.throws(
+    () => planCreate(config, { ...req, diskBytes: 40 * MiB4 }, host, now),
+    (e: unknown) => kind('conflict')(e) && (e as Error).message === 'volume group lvm-data allocates contiguously and its largest contiguous free piece is 128 MiB, 160 MiB requested (192 MiB free in 2 pieces)',
+  );
+  assert.equal(planCreate(config, { ...req, diskBytes: 32 * MiB4 }, host, now).steps[0]!.kind, 'lv-create');
+  assert.equal(planCreate(config, { ...req, diskBytes: 40 * MiB4 }, { ...host, vg: { ...vg, allocation: 'normal' } }, now).steps[0]!.kind, 'lv-create');
 });

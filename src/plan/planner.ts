@@ -2,13 +2,16 @@
 import type { Config } from '../core/config.ts';
 import { allocateBridge } from '../core/bridges.ts';
 import { allocateCpus, parseCpuList } from '../core/cpus.ts';
-import { badInput, conflict, notFound } from '../core/errors.ts';
-import { artifactNames, type VmId } from '../core/naming.ts';
+import { badInput, conflict, notAllowed, notFound } from '../core/errors.ts';
+import { artifactNames, validateHostName, type VmId } from '../core/naming.ts';
 import { formatSize } from '../core/size.ts';
+import { escapeControls } from '../core/quote.ts';
 import { renderDomainXml, type DomainSpec, type ParsedDomain } from '../libvirt/domain-xml.ts';
 import type { DomainState } from '../libvirt/virsh.ts';
 import type { LogicalVolume, VolumeGroup } from '../storage/lvm.ts';
 import { TAG_CREATING, TAG_WIPED } from '../storage/lvm.ts';
+import { fitsInVg } from '../storage/capacity.ts';
+import { describeHolders, type VolumeUse } from '../storage/volume-use.ts';
 import { recordLines, vmRecords, type VmAddressing } from '../dns/records.ts';
 import type { Step } from './steps.ts';
 
@@ -65,6 +68,8 @@ export function cpusPinned(host: HostState, exceptDomain?: string): number[] {
 }
 
 export function planCreate(config: Config, req: CreateRequest, host: HostState, now: Date): CreatePlan {
+  // the guest, DHCP and DNS all need a host name: refused before anything else (exit 2)
+  validateHostName(req.vm, config.dns.enabled ? config.dns.zone : undefined);
   const names = namesFor(config, req.vm);
   if (req.memoryBytes % MIB !== 0) throw badInput(`invalid memory ${req.memoryBytes} bytes: must be a whole number of MiB`);
   if (req.bridge !== undefined && req.noNetwork) throw badInput('--bridge and --no-network cannot be used together');
@@ -82,7 +87,7 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
     throw conflict(`logical volume ${vg.name}/${names.lv} already exists without a finished VM (an interrupted destroy? run: raptor vm destroy ${names.domain})`);
   }
   if (req.image && req.image.virtualSize > req.diskBytes) {
-    throw badInput(`image ${req.image.path} is ${formatSize(req.image.virtualSize)}, larger than the ${formatSize(req.diskBytes)} disk`);
+    throw badInput(`image ${escapeControls(req.image.path, { keepNewlines: false })} is ${formatSize(req.image.virtualSize)}, larger than the ${formatSize(req.diskBytes)} disk`);
   }
   if (existingLv && existingLv.sizeBytes !== req.diskBytes) {
     throw conflict(`an unfinished create of ${names.domain} left ${vg.name}/${names.lv} with ${formatSize(existingLv.sizeBytes)}, not ${formatSize(req.diskBytes)}: rerun it with --disk ${existingLv.sizeBytes}b or run raptor vm destroy ${names.domain}`);
@@ -109,9 +114,8 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
     };
   } else {
     const bridge = req.noNetwork ? null : allocateBridge(config.bridges, bridgesInUse(host), req.bridge);
-    if (!existingLv && req.diskBytes > vg.freeBytes) {
-      throw conflict(`volume group ${vg.name} has ${formatSize(vg.freeBytes)} free, ${formatSize(req.diskBytes)} requested`);
-    }
+    const fit = existingLv ? { ok: true as const } : fitsInVg(vg, req.diskBytes);
+    if (!fit.ok) throw conflict(fit.reason);
     const reserved = parseCpuList(config.cpus.reserved, 'cpus.reserved');
     const cpu = allocateCpus({ hostCpus: host.hostCpus, reserved, pinned: cpusPinned(host) }, req.cpus, config.cpus.emulator);
     spec = {
@@ -164,23 +168,56 @@ export interface DestroyPlan {
   steps: Step[];
 }
 
-export function planDestroy(config: Config, vm: VmId, host: HostState, shutdownTimeoutS: number): DestroyPlan {
+/** What destroy observes beyond HostState, about this VM only. */
+export interface DestroyFacts {
+  /** libvirt's persistent flag (false: a transient domain, e.g. left running by an interrupted destroy) */
+  persistent?: boolean;
+  /** the NVRAM file exists */
+  nvramExists?: boolean;
+  /** who holds the LV's block device */
+  volumeUse?: VolumeUse;
+  /** the LV has no device node (not active): it could not be wiped */
+  deviceMissing?: boolean;
+}
+
+/**
+ * Destroy, in an order the owner cannot break: every refusal first; then DNS (the domain still
+ * says which bridge, so a rerun can always find it); then undefine with the NVRAM, so nothing is
+ * left to start; then stop what still runs (now transient); then wipe and remove the LV.
+ */
+export function planDestroy(config: Config, vm: VmId, host: HostState, shutdownTimeoutS: number, facts: DestroyFacts = {}): DestroyPlan {
   const names = namesFor(config, vm);
   const domain = host.domains.find((d) => d.name === names.domain);
   const lv = host.lvs.find((l) => l.name === names.lv);
   if (!domain && !lv) throw notFound(`VM ${names.domain} not found (no domain, no logical volume ${config.storage.vg}/${names.lv})`);
+  if (lv) refuseHeldVolume(host, names.domain, names.lvPath, lv, facts.volumeUse);
+  if (lv && facts.deviceMissing && !lv.tags.includes(TAG_WIPED)) {
+    throw conflict(`refusing to destroy ${names.domain}: ${names.lvPath} does not exist, so it cannot be wiped (activate it first: lvchange -ay ${lv.vg}/${lv.name})`);
+  }
   const steps: Step[] = [];
-  if (domain && domain.state !== 'shut off') steps.push({ kind: 'domain-stop', domain: names.domain, timeoutS: shutdownTimeoutS });
-  // DNS goes before undefine: the domain's bridge tells which addresses were published
   const dns = domain ? dnsStepData(config, names.domain, names.fqdn, domain.parsed.interfaces[0]?.bridge) : undefined;
   if (dns) steps.push({ kind: 'dns-remove', ...dns });
-  if (domain) steps.push({ kind: 'domain-undefine', domain: names.domain, nvram: names.nvram });
+  if ((domain && facts.persistent !== false) || facts.nvramExists) steps.push({ kind: 'domain-undefine', domain: names.domain, nvram: names.nvram });
+  // even a domain seen shut off: its owner may start it until the undefine
+  if (domain) steps.push({ kind: 'domain-stop', domain: names.domain, timeoutS: shutdownTimeoutS });
   if (lv) {
-    // Another domain using this LV (hand-made, say) would have its disk zeroed under it.
-    const users = host.domains.filter((d) => d.name !== names.domain && d.parsed.disks.some((k) => k.path === names.lvPath));
-    if (users.length) throw conflict(`refusing to wipe ${names.lvPath}: it is a disk of domain ${users.map((u) => u.name).join(', ')}`);
     if (!lv.tags.includes(TAG_WIPED)) steps.push({ kind: 'lv-wipe', vg: lv.vg, lv: lv.name, path: names.lvPath, sizeBytes: lv.sizeBytes });
     steps.push({ kind: 'lv-remove', vg: lv.vg, lv: lv.name });
   }
   return { vm, names, steps };
+}
+
+/** Refuse (before any change) an LV that anything but this VM's own qemu holds or uses. */
+function refuseHeldVolume(host: HostState, domain: string, path: string, lv: LogicalVolume, use: VolumeUse | undefined): void {
+  // Another domain using this LV (hand-made, say) would have its disk zeroed under it.
+  const users = host.domains.filter((d) => d.name !== domain && d.parsed.disks.some((k) => k.path === path));
+  if (users.length) throw conflict(`refusing to wipe ${path}: it is a disk of domain ${users.map((u) => u.name).join(', ')}`);
+  if (!use) return;
+  if (use.unreadable.length) {
+    throw notAllowed(`cannot tell whether ${path} is open: the open files of ${use.unreadable.length} processes (e.g. pid ${use.unreadable[0]}) are unreadable; run as root`);
+  }
+  const others = use.holders.filter((h) => !(h.kind === 'process' && h.ownQemu));
+  if (others.length) throw conflict(`refusing to wipe ${path}: the device is open: ${describeHolders(others)}`);
+  // LVM counts every opener, kernel ones too; with nothing found to explain it, refuse as well
+  if (lv.open && use.holders.length === 0) throw conflict(`refusing to wipe ${path}: LVM reports it open, and no process or kernel holder was found`);
 }

@@ -1,5 +1,7 @@
 // Plan steps as plain data, with a title and the shell commands an admin would run instead.
 import { formatSize } from '../core/size.ts';
+import { strictSource } from '../core/image-header.ts';
+import { escapeControls } from '../core/quote.ts';
 import type { VmAddressing } from '../dns/records.ts';
 
 export type Step =
@@ -25,7 +27,7 @@ export function stepTitle(step: Step): string {
     case 'lv-create':
       return `create logical volume ${step.vg}/${step.lv} of ${formatSize(step.sizeBytes)}`;
     case 'image-write':
-      return `write ${step.format} image ${step.image} (${formatSize(step.sizeBytes)}) onto ${step.target}`;
+      return `write ${step.format} image ${escapeControls(step.image, { keepNewlines: false })} (${formatSize(step.sizeBytes)}) onto ${step.target}`;
     case 'domain-define':
       return `define libvirt domain ${step.domain}`;
     case 'domain-start':
@@ -33,7 +35,7 @@ export function stepTitle(step: Step): string {
     case 'lv-untag':
       return `mark ${step.vg}/${step.lv} complete (remove tag ${step.tag})`;
     case 'domain-stop':
-      return `shut down domain ${step.domain} (forced off if still running after ${step.timeoutS} s)`;
+      return `shut down domain ${step.domain} if it runs (forced off if still running after ${step.timeoutS} s)`;
     case 'domain-undefine':
       return `undefine domain ${step.domain} and remove its NVRAM ${step.nvram}`;
     case 'lv-wipe':
@@ -54,7 +56,7 @@ export function stepCommands(step: Step, uri: string): string[] {
     case 'lv-create':
       return [`lvcreate -L ${step.sizeBytes}b -n ${q(step.lv)}${step.tags.map((t) => ` --addtag ${q(t)}`).join('')} ${q(step.vg)}`];
     case 'image-write':
-      return [`qemu-img convert -p -n -f ${step.format} -O raw ${q(step.image)} ${q(step.target)}`];
+      return [`qemu-img convert -p -n -O raw -t none ${q(strictSource(step.format, step.image))} ${q(step.target)}`];
     case 'domain-define':
       return [`${virsh} define ${q(step.domain)}.xml`];
     case 'domain-start':

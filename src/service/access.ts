@@ -19,6 +19,8 @@ import { renderPolkitRules } from '../access/polkit-rules.ts';
 import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KEY_TYPES, uniqueKeys, type SshPublicKey } from '../access/ssh-keys.ts';
 import { checkZones, openDns } from '../dns/service.ts';
 import { withHostLock, type Context } from './vm.ts';
+import { quoteInput } from '../core/quote.ts';
+import { MAX_KEY_FILE_BYTES, readBoundedText } from '../host/files.ts';
 
 export interface AccessContext extends Context {
   /** where the host's files are ('/' on a real host; a fake root in tests) */
@@ -73,18 +75,13 @@ export function readSshKeyArgs(values: string[]): SshPublicKey[] {
       keys.push(...parsePublicKeys(v, '--ssh-key'));
       continue;
     }
-    let text: string;
-    try {
-      text = readFileSync(v, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' && !v.includes('/') && !v.endsWith('.pub')) {
-        throw badInput(`--ssh-key "${v.slice(0, 40)}": neither an SSH public key ("TYPE BASE64 [COMMENT]") nor a file`);
-      }
-      throw badInput(`--ssh-key ${v}: cannot read the file (${code ?? (err as Error).message})`);
+    if (!v.includes('/') && !v.endsWith('.pub') && !existsSync(v)) {
+      throw badInput(`--ssh-key ${quoteInput(v)}: neither an SSH public key ("TYPE BASE64 [COMMENT]") nor a file`);
     }
-    if (looksLikePrivateKey(text)) throw badInput(`--ssh-key ${v}: ${PRIVATE_KEY_WARNING}`);
-    keys.push(...parsePublicKeys(text, v));
+    // a regular file of at most MAX_KEY_FILE_BYTES: never a device, FIFO or a whole log
+    const text = readBoundedText(v, '--ssh-key', MAX_KEY_FILE_BYTES);
+    if (looksLikePrivateKey(text)) throw badInput(`--ssh-key ${quoteInput(v)}: ${PRIVATE_KEY_WARNING}`);
+    keys.push(...parsePublicKeys(text, `--ssh-key ${quoteInput(v)}`));
   }
   return uniqueKeys(keys);
 }

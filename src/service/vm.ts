@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { Config } from '../core/config.ts';
-import { badInput, notFound, RaptorError } from '../core/errors.ts';
+import { notFound, RaptorError } from '../core/errors.ts';
 import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
 import { Virsh } from '../libvirt/virsh.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
@@ -13,9 +13,11 @@ import { runCommand, type Runner } from '../host/runner.ts';
 import { applyPlan, ApplyError, type StepReport } from '../plan/apply.ts';
 import { hostExecutors, waitForShutOff, type ExecutorDeps } from '../plan/executors.ts';
 import { observeDomains, observeHost } from '../plan/observe.ts';
-import { namesFor, planCreate, planDestroy, type CreatePlan, type CreateRequest, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
+import { namesFor, planCreate, planDestroy, type CreatePlan, type CreateRequest, type DestroyFacts, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
 import { stepTitle, type Step } from '../plan/steps.ts';
-import { assertNotOpen, type WipeProgress } from '../storage/wipe.ts';
+import type { WipeProgress } from '../storage/wipe.ts';
+import { inspectImageFile } from '../storage/image.ts';
+import { findVolumeHolders } from '../storage/holders.ts';
 import type { DnsTransport } from '../dns/client.ts';
 import { checkZones, observe as observeDns, openDns } from '../dns/service.ts';
 import { planAdd, queriesForVm, vmRecords } from '../dns/records.ts';
@@ -135,8 +137,29 @@ export async function createVm(
 }
 
 export async function planVmDestroy(ctx: Context, vm: VmId): Promise<DestroyPlan> {
-  const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
-  return planDestroy(ctx.config, vm, host, ctx.config.shutdown_timeout_s);
+  const names = namesFor(ctx.config, vm);
+  const observe = async () => {
+    const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
+    const domain = host.domains.find((d) => d.name === names.domain);
+    const facts: DestroyFacts = {
+      nvramExists: existsSync(names.nvram),
+      ...(domain ? { persistent: (await ctx.virsh.persistent(names.domain)) ?? false } : {}),
+    };
+    // the holders are looked for after LVM and libvirt answered, so the own qemu is recognized
+    const hasLv = host.lvs.some((l) => l.name === names.lv);
+    const use = hasLv ? findVolumeHolders(names.lvPath, { ownDomain: names.domain }) : undefined;
+    if (use) facts.volumeUse = use;
+    if (hasLv && !use) facts.deviceMissing = true;
+    return { host, facts, use };
+  };
+  let seen = await observe();
+  const lv = seen.host.lvs.find((l) => l.name === names.lv);
+  // LVM said open but nothing holds it: the domain's qemu may have stopped in between; look again
+  if (lv?.open && seen.use?.holders.length === 0) {
+    await new Promise((r) => setTimeout(r, 500));
+    seen = await observe();
+  }
+  return planDestroy(ctx.config, vm, seen.host, ctx.config.shutdown_timeout_s, seen.facts);
 }
 
 export async function destroyVm(
@@ -149,12 +172,23 @@ export async function destroyVm(
   },
 ): Promise<ApplyOutcome<DestroyPlan>> {
   return withHostLock(ctx, opts.onWait, async () => {
+    // every refusal (held volume, another domain's disk) comes from the planner, before any change
     const plan = await planVmDestroy(ctx, vm);
-    // an LV someone holds open is refused before the domain is touched (the wipe checks again)
-    const wipe = plan.steps.find((s) => s.kind === 'lv-wipe');
-    if (wipe?.kind === 'lv-wipe' && existsSync(wipe.path)) assertNotOpen(wipe.path);
-    return runApply(ctx, plan, { wipe: opts.wipe }, opts.onStep);
+    try {
+      return await runApply(ctx, plan, { wipe: opts.wipe }, opts.onStep);
+    } catch (err) {
+      throw halfwayFailure(err, plan);
+    }
   });
+}
+
+/** After a change, a destroy failure is never exit 3 (that means nothing changed): say how far it got. */
+function halfwayFailure(err: unknown, plan: DestroyPlan): unknown {
+  const reports = err instanceof RaptorError && err.cause instanceof ApplyError ? err.cause.reports : undefined;
+  const done = reports?.filter((r) => r.status === 'done').length ?? 0;
+  if (!(err instanceof RaptorError) || done === 0) return err;
+  const kind = err.kind === 'conflict' ? 'unexpected' : err.kind;
+  return new RaptorError(kind, `${err.message} (destroy stopped after ${done} of ${plan.steps.length} steps: run raptor vm destroy ${plan.names.domain} again)`, { cause: err });
 }
 
 // ---- reading ---------------------------------------------------------------------------------
@@ -272,17 +306,9 @@ export interface ImageInfo {
   virtualSize: number;
 }
 
-/** What qemu-img says about an image; anything but a readable raw or qcow2 file is bad input. */
+/** A regular file holding one self-contained raw or qcow2 layer (storage/image.ts); anything else is bad input. */
 export async function inspectImage(ctx: Context, path: string): Promise<ImageInfo> {
-  if (!existsSync(path)) throw badInput(`image ${path} not found`);
-  let info: { format?: string; 'virtual-size'?: number };
-  try {
-    info = JSON.parse((await ctx.run(['qemu-img', 'info', '--output=json', path], { timeoutMs: 60_000 })).stdout) as typeof info;
-  } catch (err) {
-    throw badInput(`image ${path} cannot be read by qemu-img: ${(err as Error).message}`);
-  }
-  if (info.format !== 'raw' && info.format !== 'qcow2') throw badInput(`image ${path} is ${info.format ?? 'of unknown format'}: raw or qcow2 allowed`);
-  return { path: resolve(path), format: info.format, virtualSize: Number(info['virtual-size']) };
+  return { path: resolve(path), ...(await inspectImageFile(ctx.run, path)) };
 }
 
 export interface ConsoleLine {

@@ -1,5 +1,6 @@
 // LVM through `lvm <command> --reportformat json`, parsed with LC_ALL=C (the runner sets it).
 import type { Runner } from '../host/runner.ts';
+import type { FreePiece, UsedPiece } from './capacity.ts';
 
 export interface LogicalVolume {
   name: string;
@@ -16,6 +17,12 @@ export interface VolumeGroup {
   sizeBytes: number;
   freeBytes: number;
   extentBytes: number;
+  /** vg_allocation_policy: contiguous, cling, normal, anywhere (absent: not observed) */
+  allocation?: string;
+  /** free extents LVM may allocate from, per PV (absent: not observed; see capacity.ts) */
+  free?: FreePiece[];
+  /** extents in use, per PV and LV */
+  used?: UsedPiece[];
 }
 
 /** Marks an LV whose create has not finished; a rerun of the same create resumes it. */
@@ -24,7 +31,7 @@ export const TAG_CREATING = 'raptor_creating';
 export const TAG_WIPED = 'raptor_wiped';
 
 interface Report {
-  report: { lv?: Record<string, string>[]; vg?: Record<string, string>[] }[];
+  report: { lv?: Record<string, string>[]; vg?: Record<string, string>[]; pvseg?: Record<string, string>[] }[];
 }
 
 const num = (s: string | undefined): number => Number((s ?? '').replace(/B$/, ''));
@@ -36,14 +43,33 @@ export class Lvm {
   ) {}
 
   async vg(name: string): Promise<VolumeGroup | undefined> {
-    const r = await this.run([this.lvmCommand, 'vgs', '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', 'vg_name,vg_size,vg_free,vg_extent_size', name], {
-      timeoutMs: 60_000,
-      okCodes: [0, 5],
-    });
+    const [r, segs] = await Promise.all([
+      this.run([this.lvmCommand, 'vgs', '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', 'vg_name,vg_size,vg_free,vg_extent_size,vg_allocation_policy', name], {
+        timeoutMs: 60_000,
+        okCodes: [0, 5],
+      }),
+      this.segments(name),
+    ]);
     if (r.code !== 0) return undefined;
     const row = (JSON.parse(r.stdout) as Report).report[0]?.vg?.[0];
     if (!row) return undefined;
-    return { name: row.vg_name!, sizeBytes: num(row.vg_size), freeBytes: num(row.vg_free), extentBytes: num(row.vg_extent_size) };
+    return {
+      name: row.vg_name!,
+      sizeBytes: num(row.vg_size),
+      freeBytes: num(row.vg_free),
+      extentBytes: num(row.vg_extent_size),
+      allocation: row.vg_allocation_policy ?? 'normal',
+      ...segs,
+    };
+  }
+
+  /** The VG's PV segments: free pieces (on allocatable, present PVs) and used ones, in extents. */
+  async segments(vg: string): Promise<{ free: FreePiece[]; used: UsedPiece[] }> {
+    const r = await this.run(
+      [this.lvmCommand, 'pvs', '--segments', '--reportformat', 'json', '-o', 'pv_name,pv_allocatable,pv_missing,pvseg_start,pvseg_size,lv_name', '-S', `vg_name=${vg}`],
+      { timeoutMs: 60_000, okCodes: [0, 5] },
+    );
+    return r.code === 0 ? parseSegments(r.stdout) : { free: [], used: [] };
   }
 
   /** The LVs of a VG; none when the VG does not exist (lvs exits 5). */
@@ -95,4 +121,16 @@ function lvFromRow(row: Record<string, string>): LogicalVolume {
     tags: (row.lv_tags ?? '').split(',').filter(Boolean),
     open: (row.lv_attr ?? '').charAt(5) === 'o',
   };
+}
+
+/** `pvs --segments` rows: a row without an LV is free space; unallocatable or missing PVs give none. */
+export function parseSegments(json: string): { free: FreePiece[]; used: UsedPiece[] } {
+  const free: FreePiece[] = [];
+  const used: UsedPiece[] = [];
+  for (const row of (JSON.parse(json) as Report).report[0]?.pvseg ?? []) {
+    const piece = { pv: row.pv_name!, startExtent: num(row.pvseg_start), extents: num(row.pvseg_size) };
+    if (row.lv_name) used.push({ ...piece, lv: row.lv_name });
+    else if (row.pv_allocatable === 'allocatable' && row.pv_missing !== 'missing' && piece.extents > 0) free.push(piece);
+  }
+  return { free, used };
 }

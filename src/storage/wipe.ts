@@ -35,19 +35,6 @@ export function writeZeroesMaxBytes(devPath: string): number {
   }
 }
 
-/** Refuse to wipe a device someone holds: an exclusive open fails with EBUSY when it is mounted or claimed. */
-export function assertNotOpen(devPath: string): void {
-  let fd: number;
-  try {
-    fd = openSync(devPath, constants.O_RDONLY | constants.O_EXCL);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EBUSY') throw new RaptorError('conflict', `refusing to wipe ${devPath}: the device is open (in use)`);
-    throw new RaptorError('unexpected', `cannot open ${devPath}: ${(err as Error).message}`);
-  }
-  closeSync(fd);
-}
-
 export async function zeroVolume(run: Runner, devPath: string, sizeBytes: number, opts: WipeOptions): Promise<WipeResult> {
   const offload = opts.offload && writeZeroesMaxBytes(devPath) > 0;
   const MiB4 = 4 * 1024 * 1024;

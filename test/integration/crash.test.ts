@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDomainXml } from '../../src/libvirt/domain-xml.ts';
-import { cleanup, dnsAnswers, dumpxml, loadTestConfig, lvList, nvramFiles, raptor, testConfigPath, virshNames } from './lib/raptor.ts';
+import { cleanup, dnsAnswers, dumpxml, loadTestConfig, lvList, nvramFiles, raptor, sh, testConfigPath, virshNames } from './lib/raptor.ts';
 
 describe('crash safety and the host lock', () => {
   const cfgPath = testConfigPath();
@@ -18,6 +18,8 @@ describe('crash safety and the host lock', () => {
     assert.ok(!nvramFiles(config).includes(`${id}_VARS.fd`), `${what}: NVRAM left`);
     assert.ok(!lvList(config).some((l) => l.name === `guest-${id}`), `${what}: LV left`);
     assert.deepEqual(dnsAnswers(config, `${id}.${config.dns.zone}`, 'A'), [], `${what}: A record left`);
+    assert.deepEqual(dnsAnswers(config, `${id}.${config.dns.zone}`, 'AAAA'), [], `${what}: AAAA record left`);
+    assert.deepEqual(dnsAnswers(config, '14.100.51.198.in-addr.arpa', 'PTR'), [], `${what}: PTR record left`);
   };
   const assertComplete = async (what: string) => {
     assert.ok(virshNames().includes(id), `${what}: no domain`);
@@ -44,12 +46,14 @@ describe('crash safety and the host lock', () => {
     });
   }
 
-  for (const step of ['domain-stop', 'dns-remove', 'domain-undefine', 'lv-wipe', 'lv-remove']) {
+  for (const step of ['dns-remove', 'domain-undefine', 'domain-stop', 'lv-wipe', 'lv-remove']) {
     test(`killed after destroy step ${step}: a rerun finishes the destroy`, async () => {
       const c = await create();
       assert.equal(c.code, 0, c.stderr);
       const killed = await destroy({ RAPTOR_FAILPOINT: `after:${step}` });
       assert.equal(killed.signal, 'SIGKILL', `failpoint did not fire: ${killed.stderr}`);
+      // killed after the undefine, the running domain is left transient: nothing its owner could start
+      if (step === 'domain-undefine') assert.match(sh(['virsh', '-c', 'qemu:///system', 'dominfo', id]), /^Persistent:\s+no$/m);
       const rerun = await destroy();
       // killed after the last step, there is nothing left to find: not found (4) is the right answer
       assert.equal(rerun.code, step === 'lv-remove' ? 4 : 0, rerun.stderr);

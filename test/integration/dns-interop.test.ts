@@ -165,16 +165,16 @@ for (const kind of ['bind', 'knot'] as const) {
       const nosuch = configFor(server, { zone: 'nosuch.test' });
       await assert.rejects(
         addVmRecords(dns, nosuch, { ...alice, fqdn: 'alice-web.nosuch.test' }),
-        clearError('not-allowed', server, /^DNS zone nosuch\.test is not served by 127\.0\.0\.1:\d+ \(no SOA for it there\); nothing changed$/),
+        clearError('conflict', server, /^DNS zone nosuch\.test is not served by 127\.0\.0\.1:\d+ \(no SOA for it there\); nothing changed$/),
       );
       // the client alone, without the zone check, says the same from the UPDATE's rcode
       await assert.rejects(
         dns.update('nosuch.test', { prerequisites: [], deletes: [], adds: [{ name: 'a.nosuch.test', ttl: 300, rdata: { type: 'A', address: alice.ipv4 } }] }),
-        clearError('not-allowed', server, /^DNS update of zone nosuch\.test at .* refused: zone nosuch\.test is not served there \(NOTAUTH\)$/),
+        clearError('conflict', server, /^DNS update of zone nosuch\.test at .* refused: zone nosuch\.test is not served there \(NOTAUTH\)$/),
       );
       // an unserved reverse zone is caught before the forward zone is touched
       const badReverse = configFor(server, { reverse_zones: [REVERSE4, REVERSE6, `0.${REVERSE6}`] });
-      await assert.rejects(addVmRecords(dns, badReverse, alice), clearError('not-allowed', server, /^DNS zone 0\.8\.b\.d\.0\.1\.0\.0\.2\.ip6\.arpa is not served/));
+      await assert.rejects(addVmRecords(dns, badReverse, alice), clearError('conflict', server, /^DNS zone 0\.8\.b\.d\.0\.1\.0\.0\.2\.ip6\.arpa is not served/));
       assert.deepEqual(serials(server.port), before);
       assert.deepEqual(aliceSeen(server.port), NOTHING);
     });

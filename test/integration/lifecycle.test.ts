@@ -169,9 +169,9 @@ describe('vm lifecycle', () => {
     const out = await r(['vm', 'destroy', 'bob-db', '--dry-run', '--json']);
     assert.equal(out.code, 0, out.stderr);
     const plan = out.json as { steps: { kind: string; commands: string[] }[] };
-    assert.deepEqual(plan.steps.map((s) => s.kind), ['dns-remove', 'domain-undefine', 'lv-wipe', 'lv-remove']);
+    assert.deepEqual(plan.steps.map((s) => s.kind), ['dns-remove', 'domain-undefine', 'domain-stop', 'lv-wipe', 'lv-remove']);
     assert.match(plan.steps[0]!.commands.join('\n'), /nsupdate -k \S+tsig.key[^]*update delete bob-db\.raptor\.test\. 300 IN A 198\.51\.100\.1\d/);
-    assert.match(plan.steps[2]!.commands[0]!, /blkdiscard --zeroout \/dev\/lvm-data\/guest-bob-db/);
+    assert.match(plan.steps[3]!.commands[0]!, /blkdiscard --zeroout \/dev\/lvm-data\/guest-bob-db/);
     assert.equal(hostSnapshot(config), before);
   });
 
@@ -219,7 +219,7 @@ describe('vm lifecycle', () => {
       const before = hostSnapshot(config);
       const out = await r(['vm', 'destroy', 'bob-db', '--yes']);
       assert.equal(out.code, 3, out.stderr);
-      assert.match(out.stderr, /refusing to wipe \/dev\/lvm-data\/guest-bob-db: the device is open/);
+      assert.match(out.stderr, new RegExp(`refusing to wipe /dev/lvm-data/guest-bob-db: the device is open: pid ${process.pid} \\(`));
       assert.equal(hostSnapshot(config), before);
     } finally {
       closeSync(fd);
