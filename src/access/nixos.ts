@@ -40,14 +40,14 @@ export function nixosHostConfig(userGroup: string, rules: string): string {
 }
 
 /** The whole message: where it goes, the attributes (indented for the top-level set), how to apply. */
-export function nixosInstructions(what: string, body: string): string {
+export function nixosInstructions(what: string, body: string, why = 'This is NixOS (/etc/NIXOS exists)'): string {
   const indented = body
     .replace(/\n$/, '')
     .split('\n')
     .map((l) => (l === '' ? '' : `  ${l}`))
     .join('\n');
   return (
-    `# This is NixOS (/etc/NIXOS exists): ${what} are declared in the system configuration,\n` +
+    `# ${why}: ${what} are declared in the system configuration,\n` +
     `# so raptor changed nothing. Add this inside the top-level { ... } of\n` +
     `# /etc/nixos/configuration.nix, then run: nixos-rebuild switch\n` +
     `${indented}\n`

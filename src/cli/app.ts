@@ -28,6 +28,8 @@ import { printJson, table, wipeProgressReporter } from './output.ts';
 import { ctxFor, g, loadConfig } from './common.ts';
 import { registerAccessCommands } from './commands-access.ts';
 import { registerDnsCommands } from './commands-dns.ts';
+import { registerAdoptCommands } from './commands-adopt.ts';
+import { registerRenderCommands } from './commands-render.ts';
 import { addUser, describeAccount, ensureAccount, readSshKeyArgs, type AccountResult } from '../service/access.ts';
 
 /** Longest `--wait-for` wait: a day. */
@@ -310,6 +312,8 @@ export function buildProgram(version: string): Command {
     });
 
   registerDnsCommands(program);
+  registerAdoptCommands(program);
+  registerRenderCommands(program);
   registerAccessCommands(program);
   return program;
 }

@@ -1,5 +1,6 @@
 // `raptor user …` and `raptor host init|check`, and the one table of admin-only commands.
 import { Command, CommanderError } from 'commander';
+import { EXIT_CODES, notAllowed } from '../core/errors.ts';
 import { validateUser } from '../core/naming.ts';
 import { addUser, describeAccount, hostCheck, hostInit, listUsers, readSshKeyArgs, removeUser, requireAdmin, type CheckLine } from '../service/access.ts';
 import { ctxFor, g } from './common.ts';
@@ -9,7 +10,7 @@ import { printJson, table } from './output.ts';
  * Commands that change the host, so only an admin (root or an admin group) may run them; the
  * rest (vm list/show/start/stop/reboot/console) run as the caller, and polkit decides.
  */
-export const ADMIN_ONLY_COMMANDS = new Set(['vm create', 'vm destroy', 'user add', 'user remove', 'host init']);
+export const ADMIN_ONLY_COMMANDS = new Set(['vm create', 'vm destroy', 'vm adopt', 'user add', 'user remove', 'host init']);
 
 const commandPath = (cmd: Command): string => {
   const names: string[] = [];
@@ -18,7 +19,7 @@ const commandPath = (cmd: Command): string => {
 };
 
 /** Exit with a code but no error message (the output already said what is wrong). */
-class QuietExit extends CommanderError {
+export class QuietExit extends CommanderError {
   constructor(code: number) {
     // main() returns this code's exitCode without printing anything
     super(code, 'commander.executeSubCommandAsync', '');
@@ -72,11 +73,14 @@ export function registerAccessCommands(program: Command): void {
           modesFixed: r.modesFixed,
           authorizedKeys: r.authorizedKeys,
           ...(r.nixos ? { nixos: r.nixos } : {}),
+          ...(r.refused ? { error: { code: 'not-allowed', exitCode: EXIT_CODES['not-allowed'], message: r.refused } } : {}),
         });
+        if (r.refused) throw new QuietExit(EXIT_CODES['not-allowed']);
         return;
       }
       if (r.nixos) {
         out(r.nixos);
+        if (r.refused) throw notAllowed(r.refused);
         return;
       }
       for (const l of describeAccount(r)) out(l);
@@ -91,8 +95,10 @@ export function registerAccessCommands(program: Command): void {
     .option('--dry-run', 'check, change nothing')
     .action(async (name: string, o: { purge?: boolean; dryRun?: boolean }, cmd: Command) => {
       const r = await removeUser(ctxFor(cmd), name, { purge: Boolean(o.purge), dryRun: Boolean(o.dryRun) });
-      if (g(cmd).json) printJson(r);
+      if (g(cmd).json) printJson(r.refused ? { ...r, error: { code: 'not-allowed', exitCode: EXIT_CODES['not-allowed'], message: r.refused } } : r);
       else if (r.nixos) out(r.nixos);
+      if (r.refused && g(cmd).json) throw new QuietExit(EXIT_CODES['not-allowed']);
+      if (r.refused) throw notAllowed(r.refused);
       else if (r.dryRun) out(`${name}: would be removed${o.purge ? ' with its home' : ' (home kept)'}; dry run, nothing changed`);
       else out(`removed ${name}${r.homeRemoved ? ' and its home' : ' (home kept)'}`);
     });

@@ -117,6 +117,9 @@ export const configSchema = z
         // libvirt daemon configs that must say access_drivers = [ "polkit" ]. Unset: the host's own,
         // found at run time (/etc/libvirt/libvirtd.conf and every modular virt*d.conf that exists).
         libvirt_daemon_configs: z.array(z.string().min(1)).min(1).optional(),
+        // accounts are declared in the system configuration (NixOS users.mutableUsers = false):
+        // user add/remove refuse and print the configuration to add instead
+        declarative_users: z.boolean().default(false),
       })
       .strict()
       .default({}),

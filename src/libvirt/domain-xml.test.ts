@@ -75,8 +75,8 @@ test('the rules of DESIGN §1 are in the XML', () => {
   assert.equal(p.graphics, 0);
   assert.equal(p.videoNone, true);
   assert.equal(p.console, 'virtio');
-  assert.deepEqual(p.disks, [{ path: '/dev/lvm-data/guest-alice-web', bus: 'virtio' }]);
-  assert.deepEqual(p.interfaces, [{ bridge: 'br-vm1', mac: '52:54:00:00:00:01', model: 'virtio' }]);
+  assert.deepEqual(p.disks, [{ path: '/dev/lvm-data/guest-alice-web', bus: 'virtio', type: 'block' }]);
+  assert.deepEqual(p.interfaces, [{ bridge: 'br-vm1', mac: '52:54:00:00:00:01', model: 'virtio', type: 'bridge' }]);
   assert.deepEqual(p.pinnedCpus, [4, 5, 6, 7]);
 });
 

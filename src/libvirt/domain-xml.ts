@@ -167,6 +167,8 @@ export interface RaptorMetadata {
   owner?: string;
   bridge?: string;
   createdAt?: string;
+  /** set by `raptor vm adopt` on a domain made by hand */
+  adoptedAt?: string;
 }
 
 function findRaptorMetadata(metadata: Node): RaptorMetadata | undefined {
@@ -180,6 +182,8 @@ function findRaptorMetadata(metadata: Node): RaptorMetadata | undefined {
     const owner = child('owner');
     const bridge = child('bridge');
     const createdAt = child('created-at');
+    const adoptedAt = child('adopted-at');
+    if (adoptedAt !== undefined) out.adoptedAt = adoptedAt;
     if (owner !== undefined) out.owner = owner;
     if (bridge !== undefined) out.bridge = bridge;
     if (createdAt !== undefined) out.createdAt = createdAt;
@@ -194,16 +198,20 @@ export interface ParsedDomain {
   type: string;
   memoryMiB: number;
   vcpuPins: number[];
+  /** each <vcpupin> as written: which vCPU, which host CPUs */
+  vcpuPinSets: { vcpu: number; cpus: number[] }[];
   /** vCPU count from <vcpu>, which may exceed the pins on unmanaged domains */
   vcpus: number;
   emulatorSet: number[];
   /** every host CPU this domain's vcpupin/emulatorpin/vcpu cpuset reserves */
   pinnedCpus: number[];
   machine: string;
-  firmware: { code: string; vars: string; nvram: string; secure: boolean } | null;
+  firmware: { code: string; vars: string; nvram: string; secure: boolean; pflash: boolean; readonly: boolean } | null;
+  /** `<os firmware="efi">`: libvirt picks the firmware itself */
+  osFirmware: string | null;
   smm: boolean;
-  disks: { path: string; bus: string }[];
-  interfaces: { bridge: string; mac: string; model: string }[];
+  disks: { path: string; bus: string; type: string }[];
+  interfaces: { bridge: string; mac: string; model: string; type: string }[];
   console: 'virtio' | 'serial' | null;
   consoleLog: string | null;
   graphics: number;
@@ -245,6 +253,8 @@ export function parseDomainXml(xml: string): ParsedDomain {
           vars: attr(nvram, 'template') ?? '',
           nvram: text(nvram) ?? '',
           secure: attr(loader, 'secure') === 'yes',
+          pflash: attr(loader, 'type') === 'pflash',
+          readonly: attr(loader, 'readonly') === 'yes',
         };
   const features = obj(d.features);
   const devices = obj(d.devices);
@@ -253,11 +263,13 @@ export function parseDomainXml(xml: string): ParsedDomain {
     .map((x) => ({
       path: attr(x.source, 'dev') ?? attr(x.source, 'file') ?? '',
       bus: attr(x.target, 'bus') ?? '',
+      type: attr(x, 'type') ?? 'file',
     }));
   const interfaces = arr(devices.interface).map((x) => ({
     bridge: attr(x.source, 'bridge') ?? '',
     mac: (attr(x.mac, 'address') ?? '').toLowerCase(),
     model: attr(x.model, 'type') ?? '',
+    type: attr(x, 'type') ?? '',
   }));
   const consoleTarget = attr(arr(devices.console)[0]?.target, 'type');
   const logged = [...arr(devices.console), ...arr(devices.serial)].map((c) => attr(c.log, 'file')).find((f) => f !== undefined);
@@ -268,11 +280,13 @@ export function parseDomainXml(xml: string): ParsedDomain {
     type: attr(d, 'type') ?? '',
     memoryMiB,
     vcpuPins,
+    vcpuPinSets: pins,
     vcpus: Number(text(vcpuNode) ?? vcpuPins.length),
     emulatorSet,
     pinnedCpus,
     machine: attr(os.type, 'machine') ?? '',
     firmware,
+    osFirmware: attr(os, 'firmware') ?? null,
     smm: attr(features.smm, 'state') === 'on' || (features.smm !== undefined && attr(features.smm, 'state') === undefined),
     disks,
     interfaces,

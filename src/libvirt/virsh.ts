@@ -49,7 +49,7 @@ export class Virsh {
    * Every domain with its state and XML, through ONE virsh process: it lists the domains, and
    * the same process then dumps each one's XML. Domains that vanish in between are left out.
    */
-  async listWithXml<T>(parse: (xml: string) => T): Promise<(DomainSummary & { parsed: T })[]> {
+  async listWithXml<T>(parse: (xml: string) => T, opts: { inactive?: boolean } = {}): Promise<(DomainSummary & { parsed: T })[]> {
     let summaries: DomainSummary[] = [];
     // each XML is parsed as it arrives, while virsh is still fetching the next one
     const parts: (T | undefined)[] = [];
@@ -65,7 +65,7 @@ export class Virsh {
           summaries = parseDomstatsState(first.text);
           let from = first.end;
           for (const d of summaries) {
-            io.write(`dumpxml ${virshQuote(d.name)}\n${echo}`);
+            io.write(`dumpxml ${opts.inactive ? '--inactive ' : ''}${virshQuote(d.name)}\n${echo}`);
           }
           io.end();
           for (let i = 0; i < summaries.length; i++) {

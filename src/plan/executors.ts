@@ -14,6 +14,7 @@ import type { Executors } from './apply.ts';
 import type { DnsTransport } from '../dns/client.ts';
 import { addVmRecords, removeVmRecords, undoVmRecords, type AddResult } from '../dns/service.ts';
 import type { Config } from '../core/config.ts';
+import { adoptExecutors } from './adopt-executors.ts';
 
 export interface ExecutorDeps {
   run: Runner;
@@ -63,6 +64,7 @@ export function hostExecutors(d: ExecutorDeps): Executors {
   const { virsh, lvm } = d;
   const added = new Map<string, AddResult>();
   return {
+    ...adoptExecutors(d),
     'dns-add': {
       // adding is idempotent (a second add sends nothing), so it always runs and reads back
       isDone: async () => false,

@@ -16,7 +16,11 @@ export type Step =
   | { kind: 'lv-remove'; vg: string; lv: string }
   /** records: the zone lines, for display; the executor re-derives and re-observes them */
   | { kind: 'dns-add'; vm: VmAddressing; force: boolean; records: string[]; server: string; keyFile: string }
-  | { kind: 'dns-remove'; vm: VmAddressing; records: string[]; server: string; keyFile: string };
+  | { kind: 'dns-remove'; vm: VmAddressing; records: string[]; server: string; keyFile: string }
+  // vm adopt: a hand-made domain's persistent definition made to follow the rules
+  | { kind: 'nvram-copy'; domain: string; from: string; to: string }
+  | { kind: 'domain-redefine'; domain: string; xml: string; previousXml: string }
+  | { kind: 'domain-metadata-live'; domain: string; namespace: string; key: string; xml: string };
 
 export type StepKind = Step['kind'];
 
@@ -46,6 +50,12 @@ export function stepTitle(step: Step): string {
       return `add DNS records for ${step.vm.fqdn} (A/AAAA and PTR)${step.force ? ', replacing other data' : ''}`;
     case 'dns-remove':
       return `remove DNS records of ${step.vm.fqdn}`;
+    case 'nvram-copy':
+      return `copy the NVRAM of ${step.domain} from ${step.from} to ${step.to} (its UEFI variables stay)`;
+    case 'domain-redefine':
+      return `redefine ${step.domain} (its persistent definition: effective from the next boot)`;
+    case 'domain-metadata-live':
+      return `record raptor's metadata on the running ${step.domain} too`;
   }
 }
 
@@ -78,5 +88,11 @@ export function stepCommands(step: Step, uri: string): string[] {
       const verb = step.kind === 'dns-add' ? 'add' : 'delete';
       return [`nsupdate -k ${q(step.keyFile)} <<EOF`, `server ${step.server}`, ...step.records.map((r) => `update ${verb} ${r}`), 'send', 'EOF'];
     }
+    case 'nvram-copy':
+      return [`cp --preserve=mode,ownership ${q(step.from)} ${q(step.to)}`];
+    case 'domain-redefine':
+      return [`${virsh} dumpxml --inactive --security-info ${q(step.domain)} > ${q(step.domain)}.xml`, `# edit ${q(step.domain)}.xml as the diff shows`, `${virsh} define ${q(step.domain)}.xml`];
+    case 'domain-metadata-live':
+      return [`${virsh} metadata ${q(step.domain)} --uri ${q(step.namespace)} --key ${q(step.key)} --set ${q(step.xml)} --live`];
   }
 }

@@ -19,6 +19,8 @@ import { renderPolkitRules } from '../access/polkit-rules.ts';
 import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KEY_TYPES, uniqueKeys, type SshPublicKey } from '../access/ssh-keys.ts';
 import { checkZones, openDns } from '../dns/service.ts';
 import { withHostLock, type Context } from './vm.ts';
+import { domainCheckLines } from './adopt.ts';
+import { processStartMs } from '../host/process-start.ts';
 import { quoteInput } from '../core/quote.ts';
 import { MAX_KEY_FILE_BYTES, readBoundedText } from '../host/files.ts';
 
@@ -29,6 +31,8 @@ export interface AccessContext extends Context {
 
 /** A host path under the context's root directory. */
 export const hostPath = (ctx: AccessContext, path: string): string => (ctx.rootDir && ctx.rootDir !== '/' ? join(ctx.rootDir, path) : path);
+
+const DECLARATIVE_WHY = 'users.mutableUsers = false (access.declarative_users)';
 
 /** NixOS declares accounts, groups, polkit rules and libvirtd.conf; raptor then prints, not writes. */
 export const isNixos = (ctx: AccessContext): boolean => existsSync(hostPath(ctx, '/etc/NIXOS'));
@@ -101,6 +105,8 @@ export interface AccountResult {
   changed: boolean;
   /** on NixOS: the configuration to add (nothing was changed) */
   nixos?: string;
+  /** accounts are declarative here (access.declarative_users): the command refuses (exit 5) after printing `nixos` */
+  refused?: string;
 }
 
 /** The host's ordinary uid range (login.defs), read where the host's files are. */
@@ -144,6 +150,14 @@ export async function ensureAccount(ctx: AccessContext, user: string, keys: SshP
     authorizedKeys: null,
     changed: false,
   };
+  if (ctx.config.access.declarative_users) {
+    return {
+      ...base,
+      keysAdded: keys,
+      nixos: nixosInstructions('accounts', nixosUserConfig(user, group, keys), DECLARATIVE_WHY),
+      refused: `accounts on this host are declared in its NixOS configuration (users.mutableUsers = false): raptor made no account ${user}; add the lines above and run nixos-rebuild switch`,
+    };
+  }
   if (isNixos(ctx)) {
     return { ...base, keysAdded: keys, nixos: nixosInstructions('accounts', nixosUserConfig(user, group, keys)) };
   }
@@ -206,7 +220,7 @@ export async function ensureAccount(ctx: AccessContext, user: string, keys: SshP
 /** `raptor user add`: ensureAccount under the host lock, audited. */
 export async function addUser(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean; addExisting?: boolean } = {}): Promise<AccountResult> {
   validateUser(user);
-  if (opts.dryRun || isNixos(ctx)) return ensureAccount(ctx, user, keys, opts);
+  if (opts.dryRun || isNixos(ctx) || ctx.config.access.declarative_users) return ensureAccount(ctx, user, keys, opts);
   return withLockAndAudit(ctx, `user add ${user}`, () => ensureAccount(ctx, user, keys, { addExisting: Boolean(opts.addExisting) }), (r) => describeAccount(r));
 }
 
@@ -235,6 +249,7 @@ export interface RemoveResult {
   homeRemoved: boolean;
   dryRun: boolean;
   nixos?: string;
+  refused?: string;
 }
 
 /** `raptor user remove`: refuses while the user owns VMs (exit 3); home kept unless purge. */
@@ -252,7 +267,7 @@ export async function removeUser(ctx: AccessContext, user: string, opts: { purge
     }
     const vms = await vmsOf(ctx, user);
     if (vms.length) throw conflict(`${user} still owns ${vms.join(', ')}: destroy them first (raptor vm destroy), then remove the account`);
-    if (isNixos(ctx)) return acct;
+    if (isNixos(ctx) || ctx.config.access.declarative_users) return acct;
     const entry = recordedEntry(readAccountRecord(recordPath(ctx)), user, acct.uid);
     if (entry?.how !== 'created') {
       const why = entry?.how === 'added' ? `raptor only added the existing account ${user} to ${group} (--add-existing, ${entry.at})` : `raptor did not create ${user} (uid ${acct.uid}; not in ${ctx.config.access.accounts_file})`;
@@ -260,9 +275,11 @@ export async function removeUser(ctx: AccessContext, user: string, opts: { purge
     }
     return acct;
   };
-  if (isNixos(ctx)) {
+  if (isNixos(ctx) || ctx.config.access.declarative_users) {
     await check();
+    const declarative = ctx.config.access.declarative_users;
     return {
+      ...(declarative ? { refused: `accounts on this host are declared in its NixOS configuration (users.mutableUsers = false): raptor removed nothing; delete users.users.${user} and run nixos-rebuild switch` } : {}),
       user,
       removed: false,
       homeRemoved: false,
@@ -528,6 +545,14 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
     const nixConf = ctx.config.access.libvirt_daemon_configs?.[0] ?? '/var/lib/libvirt/libvirtd.conf';
     const text = readIfExists(hostPath(ctx, nixConf));
     add('libvirt ACL driver', text !== undefined && hasPolkitAccessDriver(text), `${nixConf} ${text === undefined ? 'missing' : hasPolkitAccessDriver(text) ? 'has access_drivers = [ "polkit" ]' : 'lacks access_drivers = [ "polkit" ]'}`, nixFix);
+    // nixos-rebuild switch rewrites that file but leaves libvirtd running with what it read at start
+    const pid = Number((await ctx.run(['systemctl', 'show', '--property=MainPID', '--value', 'libvirtd.service'], { okCodes: [0, 1, 4], timeoutMs: 30_000 }).catch(() => ({ stdout: '' }))).stdout.trim());
+    const started = pid > 0 ? processStartMs(pid, hostPath(ctx, '/proc')) : undefined;
+    if (started !== undefined && text !== undefined) {
+      const changed = statSync(hostPath(ctx, nixConf)).mtimeMs;
+      const stale = changed > started + 1000;
+      add('libvirtd read its config', !stale, stale ? `libvirtd (pid ${pid}) started ${new Date(started).toISOString()}, before ${nixConf} changed ${new Date(changed).toISOString()}` : `libvirtd (pid ${pid}) started after ${nixConf} last changed`, 'systemctl restart libvirtd (running guests keep running), or set services.raptor.restartLibvirtd = true');
+    }
   } else {
     const confs = libvirtDaemonConfigs(ctx);
     if (confs.length === 0) add('libvirt ACL driver', false, 'no libvirt daemon config found', 'set access.libvirt_daemon_configs in the raptor config to the daemon\'s config file(s), then run raptor host init');
@@ -563,8 +588,10 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
   if (nixos) {
     const nixRules = readIfExists(hostPath(ctx, '/etc/polkit-1/rules.d/10-nixos.rules'));
     const squash = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).join('\n');
-    const ok = nixRules !== undefined && squash(nixRules).includes(squash(rules));
-    add('polkit rules', ok, ok ? '/etc/polkit-1/rules.d/10-nixos.rules holds the current rules' : 'security.polkit.extraConfig does not hold the current rules', nixFix);
+    // services.raptor installs the rules file itself; a hand-made configuration pastes them into extraConfig
+    const moduleOk = readIfExists(hostPath(ctx, access.polkit_rules_file)) === rules;
+    const ok = moduleOk || (nixRules !== undefined && squash(nixRules).includes(squash(rules)));
+    add('polkit rules', ok, moduleOk ? `${access.polkit_rules_file} is current` : ok ? '/etc/polkit-1/rules.d/10-nixos.rules holds the current rules' : `neither ${access.polkit_rules_file} (services.raptor) nor security.polkit.extraConfig holds the current rules`, `${nixFix} (or enable services.raptor from raptor's nix/module.nix)`);
   } else {
     let current: string | undefined;
     let why = '';
@@ -700,5 +727,7 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
     const ok = mode !== undefined && (mode & 0o004) !== 0;
     add('config readable', ok, `${opts.configPath}${mode !== undefined ? ` mode 0${mode.toString(8)}` : ' missing'}${ok ? '' : `: ${access.user_group} cannot run raptor vm list`}`, `chmod 0644 ${opts.configPath} (it holds no secrets; the TSIG key lives in its own file)`);
   }
+  // every domain against the house rules, so hand edits that drift show up
+  out.push(...(await domainCheckLines(ctx)));
   return out;
 }

@@ -96,7 +96,7 @@ function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undo
   });
 }
 
-async function runApply<P extends { steps: Step[] }>(ctx: Context, plan: P, deps: Partial<ExecutorDeps>, onStep?: (s: Step, st: string) => void): Promise<ApplyOutcome<P>> {
+export async function runApply<P extends { steps: Step[] }>(ctx: Context, plan: P, deps: Partial<ExecutorDeps>, onStep?: (s: Step, st: string) => void): Promise<ApplyOutcome<P>> {
   const executors = hostExecutors({
     ...(deps.onImageProgress ? { onImageProgress: deps.onImageProgress } : {}),
     run: ctx.run,
@@ -206,6 +206,8 @@ export interface VmInfo {
   network: { bridge: string; mac: string; ipv4: string | null; ipv6: string | null } | null;
   fqdn: string | null;
   createdAt: string | null;
+  /** when `raptor vm adopt` took over a domain made by hand */
+  adoptedAt: string | null;
 }
 
 /** A VM's disk size, as the size of its block device: no LVM process, and readable by vm-users too. */
@@ -242,6 +244,7 @@ export function vmInfo(config: Config, d: ObservedDomain, sizeOf: (path: string)
       : null,
     fqdn: names && config.dns.enabled ? names.fqdn : null,
     createdAt: p.metadata?.createdAt ?? null,
+    adoptedAt: p.metadata?.adoptedAt ?? null,
   };
 }
 

@@ -6,8 +6,8 @@ import { majorMinor } from './holders.ts';
 test('describeCommand: arguments joined, control characters escaped, long lines cut', () => {
   assert.equal(describeCommand('sleep\u0000300\u0000', 'sleep\n'), 'sleep 300');
   assert.equal(describeCommand('', 'kworker/0:1\n'), '[kworker/0:1]');
-  assert.equal(describeCommand('evil\nname\u0000x', ''), 'evil\\x0aname x');
-  assert.equal(describeCommand(`${'a'.repeat(100)}\u0000`, '').length, 80);
+  assert.equal(describeCommand('evil\nname\u0000x\u202e', ''), 'evil\\nname x\\u202e');
+  assert.equal(describeCommand(`${'a'.repeat(100)}\u0000`, ''), `${'a'.repeat(77)}...`);
 });
 
 test('describeHolders names each kind in one line', () => {

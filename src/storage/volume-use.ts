@@ -1,4 +1,5 @@
 // Who holds a volume, as data, and how a refusal names them (pure: the planner uses it).
+import { escapeControls } from '../core/quote.ts';
 
 export type VolumeHolder =
   | { kind: 'process'; pid: number; command: string; /** the qemu of the domain being destroyed */ ownQemu: boolean }
@@ -20,8 +21,9 @@ export interface VolumeUse {
 export function describeCommand(cmdline: string, comm: string): string {
   const args = cmdline.split('\0').filter((a) => a !== '');
   const raw = args.length ? args.join(' ') : `[${comm.trim()}]`;
-  const text = [...raw].map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c)).join('');
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  const chars = [...raw];
+  const cut = chars.length > 80 ? `${chars.slice(0, 77).join('')}...` : raw;
+  return escapeControls(cut, { keepNewlines: false });
 }
 
 /** One line naming the holders, for a refusal. */
@@ -36,7 +38,7 @@ export function describeHolders(holders: VolumeHolder[]): string {
         case 'loop':
           return `loop device ${h.device} over it`;
         case 'mount':
-          return `mounted on ${JSON.stringify(h.target).slice(1, -1)}`;
+          return `mounted on ${escapeControls(h.target, { keepNewlines: false })}`;
         case 'swap':
           return 'in use as swap';
         case 'exclusive':

@@ -52,7 +52,7 @@ describe('vm lifecycle', () => {
       assert.equal(p.graphics, 0);
       assert.equal(p.videoNone, true);
       assert.equal(p.console, 'virtio');
-      assert.deepEqual(p.disks, [{ path: `/dev/lvm-data/guest-${id}`, bus: 'virtio' }]);
+      assert.deepEqual(p.disks, [{ path: `/dev/lvm-data/guest-${id}`, bus: 'virtio', type: 'block' }]);
       assert.equal(p.interfaces.length, 1);
       assert.equal(p.interfaces[0]!.model, 'virtio');
       assert.equal(p.vcpuPins.length, p.vcpus, 'one pin per vCPU');

@@ -1,0 +1,37 @@
+// The host side of `vm adopt`'s steps: copy the NVRAM, redefine the domain, label the running one.
+import { chmodSync, chownSync, constants, copyFileSync, existsSync, rmSync, statSync } from 'node:fs';
+import type { Executors } from './apply.ts';
+import type { ExecutorDeps } from './executors.ts';
+
+type AdoptKinds = 'nvram-copy' | 'domain-redefine' | 'domain-metadata-live';
+
+export function adoptExecutors(d: Pick<ExecutorDeps, 'virsh'>): Pick<Executors, AdoptKinds> {
+  const { virsh } = d;
+  return {
+    'nvram-copy': {
+      isDone: async (s) => existsSync(s.to),
+      apply: async (s) => {
+        // never over another file: the planner refused when the target existed
+        copyFileSync(s.from, s.to, constants.COPYFILE_EXCL);
+        const st = statSync(s.from);
+        chmodSync(s.to, st.mode & 0o7777);
+        chownSync(s.to, st.uid, st.gid);
+      },
+      undo: async (s) => rmSync(s.to, { force: true }),
+    },
+    'domain-redefine': {
+      isDone: async () => false,
+      apply: (s) => virsh.define(s.xml),
+      undo: (s) => virsh.define(s.previousXml),
+    },
+    'domain-metadata-live': {
+      isDone: async () => false,
+      apply: async (s) => {
+        await virsh.exec(['metadata', s.domain, '--uri', s.namespace, '--key', s.key, '--set', s.xml, '--live']);
+      },
+      undo: async (s) => {
+        await virsh.exec(['metadata', s.domain, '--uri', s.namespace, '--remove', '--live']);
+      },
+    },
+  };
+}
