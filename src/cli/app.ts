@@ -32,7 +32,7 @@ import { registerAccessCommands } from './commands-access.ts';
 import { registerDnsCommands } from './commands-dns.ts';
 import { registerAdoptCommands } from './commands-adopt.ts';
 import { registerRenderCommands } from './commands-render.ts';
-import { addUser, describeAccount, readSshKeyArgs } from '../service/access.ts';
+import { addUser, describeAccount, ensureAccount, readSshKeyArgs, type AccountResult } from '../service/access.ts';
 
 /** Longest `--wait-for` wait: a day. */
 const MAX_WAIT_S = 86_400;
@@ -127,6 +127,7 @@ export function buildProgram(version: string): Command {
     .option('--ssh-key <key|file>', "the owner's SSH public key: for the guest's account (cloud-init) and the host account (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--user-data <file>', 'an admin\'s own #cloud-config, merged into the seed raptor writes')
     .option('--no-cloud-init', 'no cloud-init seed for this VM')
+    .option('--add-existing', 'with --ssh-key: the owner is an existing account outside the user group; add it (a privilege change)')
     .option('--force', "replace DNS data at the VM's names that raptor did not write")
     .option('--wait-for <regex>', 'with --start: wait until a console line matches')
     .option('--timeout <s>', 'seconds --wait-for waits', '300')
@@ -165,6 +166,9 @@ export function buildProgram(version: string): Command {
       };
       if (req.noNetwork && req.bridge !== undefined) throw badInput('--bridge and --no-network cannot be used together');
       const sshKeys = readSshKeyArgs(o.sshKey as string[]);
+      const addExisting = Boolean(o.addExisting);
+      // the account's refusals (system account, existing outside the group) come before the first change
+      const accountPlan = sshKeys.length ? await ensureAccount(ctx, vmId.user, sshKeys, { dryRun: true, addExisting }) : undefined;
       if (o.cloudInit === false && o.userData !== undefined) throw badInput('--user-data and --no-cloud-init cannot be used together');
       const userData = o.userData !== undefined ? readUserDataFile(String(o.userData)) : undefined;
       if (o.cloudInit !== false) req.cloudInit = cloudInitFor(vmId, sshKeys, userData);
@@ -176,12 +180,13 @@ export function buildProgram(version: string): Command {
       if (o.dryRun) {
         const plan = await planVmCreate(ctx, req);
         if (json) {
-          printJson({ dryRun: true, vm: plan.names.domain, allocation: allocationOf(plan), steps: planJson(plan, uri), xml: plan.xml });
+          printJson({ dryRun: true, vm: plan.names.domain, allocation: allocationOf(plan), steps: planJson(plan, uri), xml: plan.xml, ...(accountPlan ? { account: accountJson(accountPlan) } : {}) });
         } else {
           process.stdout.write(`Plan for ${plan.names.domain} (dry run, nothing changed):\n`);
           printSteps(plan.steps, uri, (s) => process.stdout.write(s + '\n'));
           const seed = plan.steps.find((s) => s.kind === 'seed-write');
           if (seed?.kind === 'seed-write') process.stdout.write(`\nSeed meta-data:\n${seed.metaData}\nSeed user-data:\n${seed.userData}`);
+          if (accountPlan) process.stdout.write(`\nAccount ${vmId.user} (after the VM is made):\n${(accountPlan.nixos ? [accountPlan.nixos] : describeAccount(accountPlan)).map((l) => `   ${l}`).join('\n') || '   nothing to change'}\n`);
           process.stdout.write(`\nDomain XML:\n${plan.xml}`);
         }
         return;
@@ -193,8 +198,8 @@ export function buildProgram(version: string): Command {
         ...(!json && process.stderr.isTTY ? { onImageProgress: (c: string) => process.stderr.write(c.replace(/\n/g, '\r')) } : {}),
       });
       const createdMs = Date.now() - t0;
-      // the account comes after the VM, so a refused create (exit 2/3) leaves accounts untouched too
-      const account = sshKeys.length ? await addUser(ctx, vmId.user, sshKeys) : undefined;
+      // the account comes after the VM (its refusals were checked above), so a refused create leaves accounts untouched too
+      const account = sshKeys.length ? await addUser(ctx, vmId.user, sshKeys, { addExisting }) : undefined;
       if (account && !json) for (const line of account.nixos ? [account.nixos] : describeAccount(account)) log(line);
       if (!json) {
         process.stdout.write(`created ${plan.names.domain} in ${(createdMs / 1000).toFixed(1)} s: CPUs ${formatCpuList(plan.spec.vcpuPins)}, ${plan.spec.network ? `${plan.spec.network.bridge} (${plan.spec.network.mac})` : 'no network'}, disk ${plan.names.lvPath}\n`);
@@ -334,6 +339,8 @@ export function buildProgram(version: string): Command {
   registerImageCommands(program);
   return program;
 }
+
+const accountJson = (a: AccountResult) => ({ user: a.user, create: a.accountCreated, addToGroup: a.addedToGroup, keysToAdd: a.keysAdded.map((k) => k.fingerprint), ...(a.nixos ? { nixos: a.nixos } : {}) });
 
 function allocationOf(plan: CreatePlan) {
   return {

@@ -54,11 +54,12 @@ export function registerAccessCommands(program: Command): void {
     .description('create the account (if missing) in the user group and install SSH public keys')
     .argument('<USER>')
     .option('--ssh-key <key|file>', 'an SSH public key, or a .pub file holding some (repeatable)', collect, [] as string[])
+    .option('--add-existing', 'USER is an existing account outside the user group: add it (a privilege change: it may then use libvirt); user remove still keeps the account')
     .option('--dry-run', 'say what would change, change nothing')
-    .action(async (name: string, o: { sshKey: string[]; dryRun?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { sshKey: string[]; dryRun?: boolean; addExisting?: boolean }, cmd: Command) => {
       validateUser(name);
       const keys = readSshKeyArgs(o.sshKey);
-      const r = await addUser(ctxFor(cmd), name, keys, { dryRun: Boolean(o.dryRun) });
+      const r = await addUser(ctxFor(cmd), name, keys, { dryRun: Boolean(o.dryRun), addExisting: Boolean(o.addExisting) });
       if (g(cmd).json) {
         printJson({
           user: r.user,
@@ -88,7 +89,7 @@ export function registerAccessCommands(program: Command): void {
 
   user
     .command('remove')
-    .description('remove the account (refused while the user owns VMs); the home stays unless --purge')
+    .description('remove an account raptor created (refused while the user owns VMs); the home stays unless --purge')
     .argument('<USER>')
     .option('--purge', 'remove the home directory too')
     .option('--dry-run', 'check, change nothing')
@@ -108,7 +109,7 @@ export function registerAccessCommands(program: Command): void {
     .action(async (_o, cmd: Command) => {
       const users = await listUsers(ctxFor(cmd));
       if (g(cmd).json) printJson(users);
-      else out(table(['USER', 'UID', 'VMS'], users.map((u) => [u.user, String(u.uid), u.vms.join(', ') || '-'])));
+      else out(table(['USER', 'UID', 'RAPTOR', 'VMS'], users.map((u) => [u.user, String(u.uid), u.raptor ?? '-', u.vms.join(', ') || '-'])));
     });
 
   // ---- host ----

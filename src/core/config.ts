@@ -147,6 +147,8 @@ export const configSchema = z
         admin_groups: z.array(z.string()).default(['libvirt', 'libvirtd', 'wheel']),
         user_group: z.string().default('vm-users'),
         polkit_rules_file: z.string().default('/etc/polkit-1/rules.d/60-raptor.rules'),
+        // which accounts raptor made (root-only JSON); `user remove` deletes only those
+        accounts_file: z.string().default('/var/lib/raptor/accounts.json'),
         // libvirt daemon configs that must say access_drivers = [ "polkit" ]. Unset: the host's own,
         // found at run time (/etc/libvirt/libvirtd.conf and every modular virt*d.conf that exists).
         libvirt_daemon_configs: z.array(z.string().min(1)).min(1).optional(),

@@ -9,7 +9,7 @@ import { Virsh } from '../libvirt/virsh.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import { Lvm } from '../storage/lvm.ts';
 import { acquireHostLock } from '../host/lock.ts';
-import { appendAudit } from '../host/audit.ts';
+import { appendAudit, prepareAuditLog } from '../host/audit.ts';
 import { runCommand, type Runner } from '../host/runner.ts';
 import { applyPlan, ApplyError, type StepReport } from '../plan/apply.ts';
 import { hostExecutors, waitForShutOff, type ExecutorDeps } from '../plan/executors.ts';
@@ -50,8 +50,11 @@ function failpoint(step: Step): void {
 
 /** Run a changing command under the host lock (parallel raptor processes queue here). */
 export async function withHostLock<T>(ctx: Context, onWait: (() => void) | undefined, fn: () => Promise<T>): Promise<T> {
-  const lock = await acquireHostLock(ctx.config.lock_file, { timeoutS: 600, run: ctx.run, ...(onWait ? { onWait } : {}) });
+  const onRepair = (msg: string) => process.stderr.write(`raptor: ${msg}\n`);
+  const lock = await acquireHostLock(ctx.config.lock_file, { timeoutS: 600, run: ctx.run, onRepair, ...(onWait ? { onWait } : {}) });
   try {
+    // a refused audit log (loose modes, foreign owner) stops the command before it changes anything
+    prepareAuditLog(ctx.config.audit_log, onRepair);
     return await fn();
   } finally {
     lock.release();
