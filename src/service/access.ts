@@ -498,9 +498,9 @@ function writableDetail(path: string): { ok: boolean; detail: string } {
 }
 
 /** The files raptor creates, trusts or serializes on, with the widest mode each may have. */
-function trustedFiles(ctx: AccessContext, configPath?: string): { what: string; path: string; maxMode: number; why: string; dirIsOthers?: boolean }[] {
+function trustedFiles(ctx: AccessContext, configPath?: string): { what: string; path: string; maxMode: number; why: string; dirIsOthers?: boolean; isDir?: boolean }[] {
   const cfg = ctx.config;
-  const out = [
+  const out: { what: string; path: string; maxMode: number; why: string; dirIsOthers?: boolean; isDir?: boolean }[] = [
     { what: 'host lock', path: cfg.lock_file, maxMode: 0o600, why: 'only root can open (and so lock) it' },
     { what: 'audit log', path: cfg.audit_log, maxMode: AUDIT_MAX_MODE, why: 'only root can write it' },
     { what: 'account record', path: hostPath(ctx, cfg.access.accounts_file), maxMode: RECORD_MODE, why: 'only root can read or replace it' },
@@ -508,6 +508,8 @@ function trustedFiles(ctx: AccessContext, configPath?: string): { what: string; 
     { what: 'polkit rules', path: hostPath(ctx, cfg.access.polkit_rules_file), maxMode: 0o644, why: 'only root can change who may do what', dirIsOthers: true },
   ];
   if (cfg.dns.enabled) out.push({ what: 'TSIG key', path: cfg.dns.tsig_key_file, maxMode: 0o640, why: 'only root (and its group) can read the DNS update key' });
+  // qemu must traverse it (0711), but only root may list it or put a seed there
+  out.push({ what: 'seed directory', path: hostPath(ctx, cfg.seed_dir), maxMode: 0o711, why: 'only root can write or list the cloud-init seeds', isDir: true });
   // the config names programs raptor runs as root (storage.lvm_command): only root may change it
   if (configPath) out.push({ what: 'config', path: configPath, maxMode: 0o644, why: 'only root can change what raptor runs and trusts' });
   return out;
@@ -691,7 +693,11 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
   // raptor's own files: no one but root may open, lock, replace or fill them
   for (const f of trustedFiles(ctx, opts.configPath)) {
     const d = describeFile(f.path);
-    const problems = [...(existsSync(dirname(f.path)) && !f.dirIsOthers ? dirProblems(dirname(f.path)) : []), ...(d.st && !d.st.isSymbolicLink() ? fileProblems(f.path, d.st, f.maxMode) : d.st ? [{ path: f.path, problem: 'is a symbolic link', fix: `replace ${f.path} by a file` }] : [])];
+    const problems = f.isDir
+      ? d.st
+        ? [...dirProblems(f.path), ...((d.st.mode & 0o7777 & ~f.maxMode) !== 0 ? [{ path: f.path, problem: `has mode 0${(d.st.mode & 0o7777).toString(8)} (at most 0${f.maxMode.toString(8)})`, fix: `chmod 0${f.maxMode.toString(8)} ${f.path}` }] : [])]
+        : []
+      : [...(existsSync(dirname(f.path)) && !f.dirIsOthers ? dirProblems(dirname(f.path)) : []), ...(d.st && !d.st.isSymbolicLink() ? fileProblems(f.path, d.st, f.maxMode) : d.st ? [{ path: f.path, problem: 'is a symbolic link', fix: `replace ${f.path} by a file` }] : [])];
     add(
       `file ${f.what}`,
       problems.length === 0,

@@ -1,7 +1,7 @@
 // VM service functions: the one place front ends (CLI now, HTTP later) call to act on VMs.
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { Config } from '../core/config.ts';
 import { notFound, RaptorError } from '../core/errors.ts';
 import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
@@ -19,6 +19,7 @@ import { stepTitle, type Step } from '../plan/steps.ts';
 import type { WipeProgress } from '../storage/wipe.ts';
 import { inspectImageFile } from '../storage/image.ts';
 import { findVolumeHolders } from '../storage/holders.ts';
+import { ensureSeedDir } from '../storage/seed.ts';
 import type { DnsTransport } from '../dns/client.ts';
 import { checkZones, observe as observeDns, openDns } from '../dns/service.ts';
 import { planAdd, queriesForVm, vmRecords } from '../dns/records.ts';
@@ -136,6 +137,9 @@ export async function createVm(
   return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmCreate(ctx, req);
     await precheckDns(ctx, plan);
+    // a seed directory others could write is refused before the first change, not halfway
+    const seed = plan.steps.find((s) => s.kind === 'seed-write');
+    if (seed?.kind === 'seed-write') ensureSeedDir(dirname(seed.path));
     return runApply(ctx, plan, opts.onImageProgress ? { onImageProgress: opts.onImageProgress } : {}, opts.onStep);
   });
 }

@@ -1,9 +1,10 @@
 // The NoCloud seed on disk: a FAT image labelled CIDATA made with mkfs.vfat and mtools (no loop
 // device, no mount), written beside its final name and renamed into place, so it is whole or absent.
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SEED_LABEL } from '../core/cloud-init.ts';
 import type { Runner } from '../host/runner.ts';
+import { ensureSafeDir } from '../host/trusted-files.ts';
 
 /**
  * The seed directory is root's, and lists for no one else (0711): qemu runs as its own user and
@@ -18,8 +19,9 @@ export function seedImageKiB(files: { metaData: string; userData: string }): num
   return Math.max(1024, Math.ceil((bytes * 2) / 1024) + 512);
 }
 
+/** Create the seed directory root-only; refuse one others own or can write (they could swap a seed). */
 export function ensureSeedDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: SEED_DIR_MODE });
+  ensureSafeDir(dir, SEED_DIR_MODE, 'the seed directory');
   if ((statSync(dir).mode & 0o777) !== SEED_DIR_MODE) chmodSync(dir, SEED_DIR_MODE);
 }
 

@@ -232,4 +232,32 @@ describe('hardened access: host lock, account record, create pre-checks', { time
     assert.equal((await raptor(['vm', 'destroy', 'ivy-k', '--yes'], { config })).code, 0);
     assert.equal((await raptor(['user', 'remove', 'ivy', '--purge'], { config })).code, 0);
   });
+  test('issue 16: a seed directory others can write is refused before any change and reported by host check', async () => {
+    const cfg = loadTestConfig(config);
+    const seedDir = `/run/raptor-sandbox/seeds-test-${process.pid}`;
+    const cfgText = readFileSync(config, 'utf8');
+    // a top-level key must come before the first table
+    writeFileSync(config, `seed_dir = "${seedDir}"\n${cfgText}`);
+    try {
+      rmSync(seedDir, { recursive: true, force: true });
+      const ok = await raptor(['vm', 'create', 'ivy-k', '--cpus', '1', '--memory', '64M', '--disk', '64M', '--no-network'], { config });
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(statSync(seedDir).mode & 0o7777, 0o711, 'raptor makes the seed directory 0711');
+      assert.equal((await raptor(['vm', 'destroy', 'ivy-k', '--yes'], { config })).code, 0);
+      chmodSync(seedDir, 0o777);
+      const snap = hostSnapshot(cfg);
+      const r = await raptor(['vm', 'create', 'ivy-k', '--cpus', '1', '--memory', '64M', '--disk', '64M', '--no-network'], { config });
+      assert.equal(r.code, 5, r.stderr);
+      assert.match(r.stderr, /refusing to use the seed directory: .* group or others may create, rename and delete entries in it/);
+      assert.equal(hostSnapshot(cfg), snap, 'a refused create changed the host');
+      const check = await raptor(['host', 'check', '--json'], { config });
+      const line = (check.json as { check: string; ok: boolean; detail: string; fix: string | null }[]).find((l) => l.check === 'file seed directory');
+      assert.equal(line?.ok, false, JSON.stringify(line));
+      assert.match(line!.fix ?? '', /chmod/);
+    } finally {
+      cleanup(cfg, ['ivy-k']);
+      rmSync(seedDir, { recursive: true, force: true });
+      writeFileSync(config, cfgText);
+    }
+  });
 });
