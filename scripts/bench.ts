@@ -1,7 +1,9 @@
 // `npm run bench`: each measure is a ratio of raptor against its baseline, both timed in this run
 // on this machine (these machines are noisy: the median of several rounds, interleaved).
+import { randomUUID } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createToSsh, formatPhases } from './lib/ssh-ready.ts';
 import { parseConfigText } from '../src/core/config.ts';
 import { renderDomainXml } from '../src/libvirt/domain-xml.ts';
 import { runCommand } from '../src/host/runner.ts';
@@ -78,7 +80,7 @@ function domainXml(name: string, lvPath: string, cpu: number): string {
   return renderDomainXml({
     name, type: config.domain_type, memoryMiB: 128, vcpuPins: [cpu], emulatorSet: [cpu], machine: config.machine,
     firmware: { code: config.firmware.code, vars: config.firmware.vars, nvram: `${config.nvram_dir}/${name}_VARS.fd` },
-    disk: { path: lvPath }, network: null, console: 'virtio', consoleLog: null, metadata: { owner: name.split('-')[0]!, bridge: null, createdAt: new Date().toISOString() },
+    uuid: randomUUID(), disk: { path: lvPath }, seed: null, network: null, console: 'virtio', consoleLog: null, metadata: { owner: name.split('-')[0]!, bridge: null, createdAt: new Date().toISOString() },
   });
 }
 
@@ -95,15 +97,18 @@ async function benchCreate() {
     const b = `benchc-b${i}`;
     // baseline: what an admin's script does, the same two commands and nothing else
     writeFileSync(`/tmp/${b}.xml`, domainXml(b, `/dev/${VG}/guest-${b}`, 0));
-    writeFileSync(script, `#!/bin/sh\nset -e\n${LVM} lvcreate -y -L 64m -n guest-${b} ${VG} >/dev/null\nvirsh -q -c ${config.libvirt_uri} define /tmp/${b}.xml >/dev/null\n`);
+    // the same work as raptor's: LV, the cloud-init seed (mkfs.vfat + mcopy), define
+    writeFileSync(script, `#!/bin/sh\nset -e\n${LVM} lvcreate -y -L 64m -n guest-${b} ${VG} >/dev/null\nprintf 'instance-id: x\\n' >/tmp/${b}.md; printf '#cloud-config\\n' >/tmp/${b}.ud\nrm -f /tmp/${b}.seed; mkfs.vfat -C -n CIDATA /tmp/${b}.seed 1024 >/dev/null\nMTOOLS_SKIP_CHECK=1 mcopy -i /tmp/${b}.seed /tmp/${b}.md /tmp/${b}.ud ::/\nvirsh -q -c ${config.libvirt_uri} define /tmp/${b}.xml >/dev/null\n`);
     base.push(time(() => run(['sh', script])));
     ours.push(time(() => run([node, RAPTOR, '--config', configPath, 'vm', 'create', a, '--cpus', '1', '--memory', '128M', '--disk', '64M', '--no-network'])));
     for (const n of [a, b]) {
       undefine(n);
       removeLv(`guest-${n}`);
+      rmSync(`${config.seed_dir}/${n}-cidata.img`, { force: true });
+      rmSync(`/tmp/${n}.seed`, { force: true });
     }
   }
-  report('vm-create', median(ours), median(base), 1.05, '(vm create --no-network vs lvcreate + virsh define in a shell script)');
+  report('vm-create', median(ours), median(base), 1.05, '(vm create --no-network vs lvcreate + seed (mkfs.vfat, mcopy) + virsh define in a shell script)');
 }
 
 async function benchList() {
@@ -136,10 +141,37 @@ function benchVersion() {
   report('version', median(ours), median(base), 1.5, '(raptor --version vs node -e 0)');
 }
 
+// The trial that first booted this guest by hand: virsh start to the first ssh hostname.
+const TRIAL_SSH_READY_MS = 37_000;
+
+async function benchSshReady() {
+  const vm = 'benchs-deb';
+  const key = '/run/raptor-sandbox/bench-ssh-key';
+  if (!existsSync(key)) run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'bench', '-f', key]);
+  const img = spawnSync(`${ROOT}scripts/guest-image`, ['debian'], { encoding: 'utf8' });
+  if (img.status !== 0) throw new Error(`scripts/guest-image debian failed: ${img.stderr.slice(-500)}`);
+  try {
+    const r = await createToSsh({
+      raptorArgv: [node, RAPTOR, '--config', configPath],
+      config,
+      vm,
+      user: 'benchs',
+      keyFile: key,
+      createArgs: ['--image', 'debian-12', '--flavor', 'small', '--cpus', '2', '--ssh-key', `${key}.pub`],
+    });
+    if (r.hostname !== vm) throw new Error(`the guest says it is ${r.hostname}`);
+    report('ssh-ready-debian', r.totalS * 1000, TRIAL_SSH_READY_MS, 1.0, `(vm create -> first ssh on debian-12, vs the hand-run trial's 37 s from virsh start; ${formatPhases(r)})`);
+  } finally {
+    spawnSync(node, [RAPTOR, '--config', configPath, 'vm', 'destroy', vm, '--yes'], { stdio: 'ignore' });
+    spawnSync(node, [RAPTOR, '--config', configPath, 'user', 'remove', 'benchs', '--purge'], { stdio: 'ignore' });
+  }
+}
+
 const which = process.argv.slice(2);
 const want = (n: string) => which.length === 0 || which.includes(n);
 if (want('version')) benchVersion();
 if (want('list')) await benchList();
 if (want('create')) await benchCreate();
 if (want('wipe')) await benchWipe();
+if (want('ssh')) await benchSshReady();
 for (const r of results) console.log(`bench ${r.name}: ratio ${r.ratio.toFixed(3)} (target ${r.target})${r.ratio <= r.target ? '' : ' MISSED'}`);

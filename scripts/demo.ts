@@ -1,14 +1,17 @@
 // `npm run demo`: the main job end to end on a sandbox host. A user account, a Secure Boot VM
 // from a Debian-signed image on its own LV, its DHCP address and DNS names, what its owner sees,
-// and its destruction with the wipe. Every claim is checked; the last line says ok or where it failed.
+// and its destruction with the wipe; then a Debian cloud guest its owner logs into over SSH by
+// its DNS name, timed from vm create. Every claim is checked; the last line says ok or where it failed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseConfigText } from '../src/core/config.ts';
+import { createToSsh, formatPhases } from './lib/ssh-ready.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const RAPTOR = `${ROOT}dist/raptor.mjs`;
 const keep = process.argv.includes('--keep');
 const VM = 'alice-demo';
+const DEB = 'alice-deb';
 const t0 = Date.now();
 const secs = () => ((Date.now() - t0) / 1000).toFixed(1);
 let step = 'start';
@@ -44,6 +47,7 @@ async function main() {
   const image = sh([`${ROOT}scripts/guest-image`]).out.trim().split('\n').pop()!;
   check(existsSync(image), `guest image ${image} missing`);
   show(`image: ${image}`);
+  check(config.images.find((i) => i.name === 'busybox-demo')?.path === image, `the config's image busybox-demo is not ${image}`);
 
   section('host init: polkit rules and libvirt ACL');
   show(raptor(['host', 'init']).out);
@@ -54,10 +58,10 @@ async function main() {
   show(raptor(['user', 'add', 'alice', '--ssh-key', `${keyFile}.pub`]).out);
 
   // a previous demo run with --keep, or one that failed, may have left the VM: start clean
-  if (raptor(['vm', 'show', VM], { allowFail: true }).code === 0) raptor(['vm', 'destroy', VM, '--yes']);
+  for (const vm of [VM, DEB]) if (raptor(['vm', 'show', vm], { allowFail: true }).code === 0) raptor(['vm', 'destroy', vm, '--yes']);
 
   section(`plan for ${VM}`);
-  const createArgs = ['vm', 'create', VM, '--cpus', '1', '--memory', '512M', '--disk', '1G', '--image', image, '--start'];
+  const createArgs = ['vm', 'create', VM, '--cpus', '1', '--memory', '512M', '--disk', '1G', '--image', 'busybox-demo', '--start'];
   const plan = raptor([...createArgs, '--dry-run']).out;
   show(plan.slice(0, plan.indexOf('\nDomain XML:')));
 
@@ -119,15 +123,46 @@ async function main() {
   show(`  alice$ virsh setmem ${VM} 256M -> ${denied.code === 0 ? 'allowed' : 'denied'}`);
   check(denied.code !== 0, 'alice may not manage (setmem) her own VM');
 
-  if (keep) {
-    console.log(`\n${VM} is left running (--keep): raptor vm console ${VM} / raptor vm destroy ${VM} --yes`);
-  } else {
-    section(`vm destroy ${VM} (DNS, undefine, stop, wipe, lvremove)`);
-    const d = spawnSync(process.execPath, [RAPTOR, '--config', configPath, 'vm', 'destroy', VM, '--yes'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const destroy = (vm: string, fqdn: string, seed?: string) => {
+    section(`vm destroy ${vm} (DNS, undefine, stop, ${seed ? 'seed, ' : ''}wipe, lvremove)`);
+    const d = spawnSync(process.execPath, [RAPTOR, '--config', configPath, 'vm', 'destroy', vm, '--yes'], { stdio: ['ignore', 'inherit', 'inherit'] });
     check(d.status === 0, `vm destroy exited ${d.status}`);
-    check(!execFileSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'], { encoding: 'utf8' }).includes(VM), 'domain still defined');
-    check(dig(info.fqdn, 'A') === '', 'A record still there');
-  }
+    check(!execFileSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'], { encoding: 'utf8' }).includes(vm), 'domain still defined');
+    check(dig(fqdn, 'A') === '', 'A record still there');
+    if (seed) check(!existsSync(seed), `seed ${seed} still there`);
+  };
+  if (keep) console.log(`\n${VM} is left running (--keep): raptor vm console ${VM} / raptor vm destroy ${VM} --yes`);
+  else destroy(VM, info.fqdn);
+
+  section('Debian 12 cloud guest image (mmdebstrap from Debian packages; cached by recipe)');
+  const debImage = sh([`${ROOT}scripts/guest-image`, 'debian']).out.trim().split('\n').pop()!;
+  check(existsSync(debImage), `Debian image ${debImage} missing`);
+  check(config.images.find((i) => i.name === 'debian-12')?.path === debImage, `the config's image debian-12 is not ${debImage}`);
+  show(raptor(['image', 'list']).out);
+
+  section(`vm create ${DEB} --image debian-12 --flavor small --ssh-key (cloud-init seed) --start, then ssh by its DNS name`);
+  const deb = await createToSsh({
+    raptorArgv: [process.execPath, RAPTOR, '--config', configPath],
+    config,
+    vm: DEB,
+    user: 'alice',
+    keyFile,
+    createArgs: ['--image', 'debian-12', '--flavor', 'small', '--cpus', '2', '--ssh-key', `${keyFile}.pub`],
+  });
+  show(`  alice$ ssh alice@${deb.fqdn} hostname   (${deb.fqdn} -> ${deb.addr} from the sandbox DNS)\n    ${deb.hostname}`);
+  check(deb.hostname === DEB, `the guest calls itself ${deb.hostname}, not ${DEB}`);
+  show(`time to SSH: ${deb.totalS.toFixed(1)} s after vm create began`);
+  show(`  ${formatPhases(deb)}`);
+
+  section('what the Debian guest says about itself, over SSH');
+  const facts = deb.ssh('echo "hostname: $(hostname)"; echo "secure boot: $(sudo dmesg | grep -o "Secure boot enabled" | head -n1)"; echo "kernel consoles: $(cat /sys/class/tty/console/active)"; echo "console getty: serial-getty@hvc0 $(systemctl is-active serial-getty@hvc0.service)"; echo "cmdline: $(cat /proc/cmdline)"');
+  check(facts.code === 0, `ssh failed: ${facts.err.trim()}`);
+  for (const l of facts.out.trim().split('\n')) show(`  ${l}`);
+  check(/secure boot: Secure boot enabled/.test(facts.out), 'the guest kernel did not say "Secure boot enabled"');
+  check(/kernel consoles: .*hvc0/.test(facts.out) && /serial-getty@hvc0 active/.test(facts.out), 'the guest does not use hvc0 as its console');
+  const seedPath = `${config.seed_dir}/${DEB}-cidata.img`;
+  if (keep) console.log(`\n${DEB} is left running (--keep): ssh via ip netns exec raptor-dhcp ssh -i ${keyFile} alice@${deb.addr}`);
+  else destroy(DEB, deb.fqdn, seedPath);
   console.log(`\ndemo: ok in ${secs()} s`);
 }
 

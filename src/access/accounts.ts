@@ -24,8 +24,6 @@ export interface Group {
   members: string[];
 }
 
-/** Accounts below this uid are the system's (Debian's and NixOS's UID_MIN); raptor leaves them alone. */
-export const FIRST_ORDINARY_UID = 1000;
 
 export class Accounts {
   constructor(private readonly run: Runner) {}

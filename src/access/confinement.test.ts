@@ -13,5 +13,5 @@ test('the drop-in is a [Service] section with one line per setting', () => {
   assert.match(text, /^\[Service\]$/m);
   assert.match(text, /^PrivateTmp=yes$/m);
   assert.match(text, /^ProtectHome=yes$/m);
-  assert.match(text, /^TemporaryFileSystem=\/dev\/shm$/m);
+  assert.match(text, /^TemporaryFileSystem=\/dev\/shm \/run\/lock$/m);
 });

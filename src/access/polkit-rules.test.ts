@@ -75,10 +75,31 @@ test('vm-users: the interact set on their own domains, NO for the rest and for o
   assert.equal(decide('alice', 'org.libvirt.api.network.read'), 'no');
 });
 
-test('anyone else: every domain action NO (hidden), the rest left to the defaults', () => {
+/** Every libvirt action polkit knows (libvirt's org.libvirt.api.policy and org.libvirt.unix.policy), by object kind. */
+const OTHER_OBJECT_ACTIONS = [
+  ...['getattr', 'read', 'write', 'search-domains', 'search-networks', 'search-storage-pools', 'search-node-devices', 'search-interfaces', 'search-secrets', 'search-nwfilters', 'search-nwfilter-bindings', 'detect-storage-pools', 'pm-control', 'interface-transaction'].map((p) => `org.libvirt.api.connect.${p}`),
+  ...['getattr', 'read', 'write', 'save', 'delete', 'start', 'stop', 'search-ports'].map((p) => `org.libvirt.api.network.${p}`),
+  ...['getattr', 'read', 'write', 'create', 'delete'].map((p) => `org.libvirt.api.network-port.${p}`),
+  ...['getattr', 'read', 'write', 'start', 'stop', 'detach', 'delete'].map((p) => `org.libvirt.api.node-device.${p}`),
+  ...['getattr', 'read', 'write', 'save', 'delete', 'start', 'stop'].map((p) => `org.libvirt.api.interface.${p}`),
+  ...['getattr', 'read', 'read-secure', 'write', 'save', 'delete'].map((p) => `org.libvirt.api.secret.${p}`),
+  ...['getattr', 'read', 'write', 'save', 'delete', 'start', 'stop', 'refresh', 'search-storage-vols', 'format'].map((p) => `org.libvirt.api.storage-pool.${p}`),
+  ...['getattr', 'read', 'create', 'delete', 'format', 'resize', 'data-read', 'data-write'].map((p) => `org.libvirt.api.storage-vol.${p}`),
+  ...['getattr', 'read', 'write', 'save', 'delete'].map((p) => `org.libvirt.api.nwfilter.${p}`),
+  ...['getattr', 'read', 'create', 'delete'].map((p) => `org.libvirt.api.nwfilter-binding.${p}`),
+];
+
+test('vm-users: NO for every object that is not a domain (networks, node devices, interfaces, secrets, pools, nwfilters) and for connection rights beyond CONNECT_ACTIONS', () => {
+  for (const id of OTHER_OBJECT_ACTIONS) {
+    const want = (CONNECT_ACTIONS as readonly string[]).includes(id) ? 'yes' : 'no';
+    assert.equal(decide('alice', id), want, id);
+  }
+});
+
+test('anyone else (in no raptor group): NO for every libvirt action, connecting included', () => {
   for (const perm of ALL_DOMAIN_PERMS) assert.equal(decide('dave', `org.libvirt.api.domain.${perm}`, 'dave-x'), 'no');
-  assert.equal(decide('dave', 'org.libvirt.unix.manage'), null);
-  assert.equal(decide('dave', 'org.libvirt.api.connect.getattr'), null);
+  for (const id of ['org.libvirt.unix.manage', 'org.libvirt.unix.monitor', ...OTHER_OBJECT_ACTIONS]) assert.equal(decide('dave', id), 'no', id);
+  for (const user of ['root', 'carol', 'nix']) for (const id of OTHER_OBJECT_ACTIONS) assert.equal(decide(user, id), 'yes', `${user} ${id}`);
 });
 
 test('group names from the config are quoted as JavaScript strings', () => {

@@ -8,8 +8,10 @@ export const INTERACT_PERMISSIONS = ['getattr', 'read', 'start', 'stop', 'init-c
 
 /**
  * What a vm-user needs beyond their domains: open qemu:///system (the read-write socket), and the
- * connection-level calls `virsh list` and `dominfo` make; `search-domains` lists only the domains
- * whose `domain.getattr` polkit allows, so each user sees their own.
+ * connection-level calls `virsh list` and `dominfo` make (`connect.read` is virNodeGetSecurityModel,
+ * which dominfo calls); `search-domains` lists only the domains whose `domain.getattr` polkit
+ * allows, so each user sees their own. Every other connection-level search (networks, node
+ * devices, interfaces, secrets, pools, nwfilters) is NO.
  */
 export const CONNECT_ACTIONS = [
   'org.libvirt.unix.manage',
@@ -33,8 +35,8 @@ export function renderPolkitRules(access: RulesInput): string {
 // - root and members of ${access.admin_groups.join(', ')}: everything.
 // - members of ${access.user_group}: connect, and on their own {user}-* domains only:
 //   ${INTERACT_PERMISSIONS.join(', ')}. Everything else is NO.
-// - anyone else: NO for every domain action (libvirt lets anyone read domains by default),
-//   anything else is left to the other rules and the defaults.
+// - anyone else: NO for every libvirt action (connecting, domains, networks, node devices,
+//   interfaces, secrets, pools, nwfilters, ...): libvirt's defaults let anyone read a lot.
 // Actions that are not libvirt's are NOT_HANDLED.
 polkit.addRule(function (action, subject) {
     var ADMIN_GROUPS = ${jsList(access.admin_groups)};
@@ -69,10 +71,9 @@ polkit.addRule(function (action, subject) {
         }
         return polkit.Result.NO;
     }
-    if (action.id.indexOf(DOMAIN) === 0) {
-        return polkit.Result.NO;
-    }
-    return polkit.Result.NOT_HANDLED;
+    // neither admin nor vm-user: nothing of libvirt (its defaults allow read-only connections and
+    // reading networks, node devices, interfaces, secrets' metadata, capabilities)
+    return polkit.Result.NO;
 });
 `;
 }

@@ -11,7 +11,6 @@ import type { CreatePlan, DestroyPlan } from '../plan/planner.ts';
 import {
   createVm,
   destroyVm,
-  inspectImage,
   readConsoleLog,
   waitForConsole,
   listVms,
@@ -22,8 +21,11 @@ import {
   showVm,
   startVm,
   stopVm,
+  type NewVmRequest,
   type VmInfo,
 } from '../service/vm.ts';
+import { cloudInitFor, readUserDataFile, resolveImage, resolveSizes } from '../service/images.ts';
+import { registerImageCommands } from './commands-images.ts';
 import { printJson, table, wipeProgressReporter } from './output.ts';
 import { ctxFor, g, loadConfig } from './common.ts';
 import { registerAccessCommands } from './commands-access.ts';
@@ -33,7 +35,7 @@ import { expiryWarning, isExpired, parseExpiry } from '../core/expiry.ts';
 import { pendingOf } from '../service/lab.ts';
 import { registerAdoptCommands } from './commands-adopt.ts';
 import { registerRenderCommands } from './commands-render.ts';
-import { addUser, describeAccount, readSshKeyArgs } from '../service/access.ts';
+import { addUser, describeAccount, ensureAccount, readSshKeyArgs, type AccountResult } from '../service/access.ts';
 
 /** Longest `--wait-for` wait: a day. */
 const MAX_WAIT_S = 86_400;
@@ -61,6 +63,7 @@ function planJson(plan: CreatePlan | DestroyPlan, uri: string) {
     title: stepTitle(s),
     commands: stepCommands(s, uri),
     ...(s.kind === 'domain-define' ? { xml: s.xml } : {}),
+    ...(s.kind === 'seed-write' ? { path: s.path, metaData: s.metaData, userData: s.userData } : {}),
   }));
 }
 
@@ -117,14 +120,18 @@ export function buildProgram(version: string): Command {
   vm.command('create')
     .description('create a VM: logical volume, libvirt domain, (optionally) start it')
     .argument('<USER-NAME>', 'VM id, e.g. alice-web')
-    .requiredOption('--cpus <n>', 'number of vCPUs, each pinned to a host CPU of its own')
-    .requiredOption('--memory <size>', 'memory, e.g. 2G')
-    .requiredOption('--disk <size>', 'disk size, e.g. 20G')
+    .option('--cpus <n>', 'number of vCPUs, each pinned to a host CPU of its own')
+    .option('--memory <size>', 'memory, e.g. 2G')
+    .option('--disk <size>', 'disk size, e.g. 20G')
+    .option('--flavor <name>', 'take --cpus, --memory and --disk from this [[flavors]] entry where not given')
     .option('--bridge <br>', 'bridge to attach (default: lowest free)')
     .option('--no-network', 'no network interface')
     .option('--start', 'start the VM after creating it')
-    .option('--image <file>', 'write this raw or qcow2 disk image onto the new volume')
-    .option('--ssh-key <key|file>', "make sure the owner's host account exists with this SSH public key (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--image <name|file>', 'write this [[images]] entry (or, for admins, a raw or qcow2 file) onto the new volume')
+    .option('--ssh-key <key|file>', "the owner's SSH public key: for the guest's account (cloud-init) and the host account (repeatable)", (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--user-data <file>', 'an admin\'s own #cloud-config, merged into the seed raptor writes')
+    .option('--no-cloud-init', 'no cloud-init seed for this VM')
+    .option('--add-existing', 'with --ssh-key: the owner is an existing account outside the user group; add it (a privilege change)')
     .option('--force', "replace DNS data at the VM's names that raptor did not write")
     .option('--expires <when>', 'when raptor vm reap destroys it: a date (2027-03-01), a UTC time, or a duration (90d, 12h)')
     .option('--ignore-quota', "go past the owner's quota (recorded in the audit log)")
@@ -146,11 +153,18 @@ export function buildProgram(version: string): Command {
       if (!/^\d+(\.\d+)?$/.test(String(o.timeout)) || timeoutS <= 0 || timeoutS > MAX_WAIT_S) {
         throw badInput(`invalid --timeout ${quoteInput(String(o.timeout))}: a number of seconds from above 0 to ${MAX_WAIT_S}`);
       }
-      const req = {
+      const ctx = ctxFor(cmd);
+      const sizes = resolveSizes(ctx.config, {
+        ...(o.flavor !== undefined ? { flavor: String(o.flavor) } : {}),
+        ...(o.cpus !== undefined ? { cpus: parseCount(String(o.cpus)) } : {}),
+        ...(o.memory !== undefined ? { memory: String(o.memory) } : {}),
+        ...(o.disk !== undefined ? { disk: String(o.disk) } : {}),
+      });
+      const req: NewVmRequest = {
         vm: vmId,
-        cpus: parseCount(String(o.cpus)),
-        memoryBytes: parseSize(String(o.memory), 'memory size'),
-        diskBytes: parseSize(String(o.disk), 'disk size'),
+        cpus: sizes.cpus,
+        memoryBytes: sizes.memoryBytes,
+        diskBytes: sizes.diskBytes,
         ...(o.bridge !== undefined ? { bridge: String(o.bridge) } : {}),
         noNetwork: o.network === false,
         start: Boolean(o.start),
@@ -160,18 +174,27 @@ export function buildProgram(version: string): Command {
       };
       if (req.noNetwork && req.bridge !== undefined) throw badInput('--bridge and --no-network cannot be used together');
       const sshKeys = readSshKeyArgs(o.sshKey as string[]);
-      const ctx = ctxFor(cmd);
-      const image = o.image !== undefined ? await inspectImage(ctx, String(o.image)) : undefined;
-      if (image) Object.assign(req, { image });
+      const addExisting = Boolean(o.addExisting);
+      // the account's refusals (system account, existing outside the group) come before the first change
+      const accountPlan = sshKeys.length ? await ensureAccount(ctx, vmId.user, sshKeys, { dryRun: true, addExisting }) : undefined;
+      if (o.cloudInit === false && o.userData !== undefined) throw badInput('--user-data and --no-cloud-init cannot be used together');
+      const userData = o.userData !== undefined ? readUserDataFile(String(o.userData)) : undefined;
+      if (o.cloudInit !== false) req.cloudInit = cloudInitFor(vmId, sshKeys, userData);
+      const image = o.image !== undefined ? await resolveImage(ctx, String(o.image)) : undefined;
+      if (image) req.image = image.info;
+      req.madeFrom = { ...(image ? { image: image.madeFrom } : {}), ...(sizes.flavor !== undefined ? { flavor: sizes.flavor } : {}) };
       const json = Boolean(g(cmd).json);
       const uri = ctx.config.libvirt_uri;
       if (o.dryRun) {
         const plan = await planVmCreate(ctx, req);
         if (json) {
-          printJson({ dryRun: true, vm: plan.names.domain, allocation: allocationOf(plan), steps: planJson(plan, uri), xml: plan.xml });
+          printJson({ dryRun: true, vm: plan.names.domain, allocation: allocationOf(plan), steps: planJson(plan, uri), xml: plan.xml, ...(accountPlan ? { account: accountJson(accountPlan) } : {}) });
         } else {
           process.stdout.write(`Plan for ${plan.names.domain} (dry run, nothing changed):\n`);
           printSteps(plan.steps, uri, (s) => process.stdout.write(s + '\n'));
+          const seed = plan.steps.find((s) => s.kind === 'seed-write');
+          if (seed?.kind === 'seed-write') process.stdout.write(`\nSeed meta-data:\n${seed.metaData}\nSeed user-data:\n${seed.userData}`);
+          if (accountPlan) process.stdout.write(`\nAccount ${vmId.user} (after the VM is made):\n${(accountPlan.nixos ? [accountPlan.nixos] : describeAccount(accountPlan)).map((l) => `   ${l}`).join('\n') || '   nothing to change'}\n`);
           process.stdout.write(`\nDomain XML:\n${plan.xml}`);
         }
         return;
@@ -183,8 +206,8 @@ export function buildProgram(version: string): Command {
         ...(!json && process.stderr.isTTY ? { onImageProgress: (c: string) => process.stderr.write(c.replace(/\n/g, '\r')) } : {}),
       });
       const createdMs = Date.now() - t0;
-      // the account comes after the VM, so a refused create (exit 2/3) leaves accounts untouched too
-      const account = sshKeys.length ? await addUser(ctx, vmId.user, sshKeys) : undefined;
+      // the account comes after the VM (its refusals were checked above), so a refused create leaves accounts untouched too
+      const account = sshKeys.length ? await addUser(ctx, vmId.user, sshKeys, { addExisting }) : undefined;
       if (account && !json) for (const line of account.nixos ? [account.nixos] : describeAccount(account)) log(line);
       if (!json) {
         process.stdout.write(`created ${plan.names.domain} in ${(createdMs / 1000).toFixed(1)} s: CPUs ${formatCpuList(plan.spec.vcpuPins)}, ${plan.spec.network ? `${plan.spec.network.bridge} (${plan.spec.network.mac})` : 'no network'}, disk ${plan.names.lvPath}\n`);
@@ -281,6 +304,9 @@ export function buildProgram(version: string): Command {
           ['network', info.network ? `${info.network.bridge} ${info.network.mac} ${info.network.ipv4 ?? ''} ${info.network.ipv6 ?? ''}`.trim() : 'none'],
           ['fqdn', info.fqdn ?? '-'],
           ['created', info.createdAt ?? '-'],
+          ['image', info.image ?? '-'],
+          ['flavor', info.flavor ?? '-'],
+          ['seed', info.seed ?? 'none'],
           ['expires', info.expires ?? 'never'],
           ...(pending
             ? ([['pending', `from the next boot: ${[
@@ -334,9 +360,12 @@ export function buildProgram(version: string): Command {
   registerAdoptCommands(program);
   registerRenderCommands(program);
   registerAccessCommands(program);
+  registerImageCommands(program);
   registerLabCommands(program);
   return program;
 }
+
+const accountJson = (a: AccountResult) => ({ user: a.user, create: a.accountCreated, addToGroup: a.addedToGroup, keysToAdd: a.keysAdded.map((k) => k.fingerprint), ...(a.nixos ? { nixos: a.nixos } : {}) });
 
 function allocationOf(plan: CreatePlan) {
   return {
@@ -346,6 +375,7 @@ function allocationOf(plan: CreatePlan) {
     mac: plan.spec.network?.mac ?? null,
     volume: `${plan.names.lvPath}`,
     nvram: plan.names.nvram,
+    seed: plan.spec.seed,
   };
 }
 

@@ -56,11 +56,12 @@ export function registerAccessCommands(program: Command): void {
     .description('create the account (if missing) in the user group and install SSH public keys')
     .argument('<USER>')
     .option('--ssh-key <key|file>', 'an SSH public key, or a .pub file holding some (repeatable)', collect, [] as string[])
+    .option('--add-existing', 'USER is an existing account outside the user group: add it (a privilege change: it may then use libvirt); user remove still keeps the account')
     .option('--dry-run', 'say what would change, change nothing')
-    .action(async (name: string, o: { sshKey: string[]; dryRun?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: { sshKey: string[]; dryRun?: boolean; addExisting?: boolean }, cmd: Command) => {
       validateUser(name);
       const keys = readSshKeyArgs(o.sshKey);
-      const r = await addUser(ctxFor(cmd), name, keys, { dryRun: Boolean(o.dryRun) });
+      const r = await addUser(ctxFor(cmd), name, keys, { dryRun: Boolean(o.dryRun), addExisting: Boolean(o.addExisting) });
       if (g(cmd).json) {
         printJson({
           user: r.user,
@@ -90,7 +91,7 @@ export function registerAccessCommands(program: Command): void {
 
   user
     .command('remove')
-    .description('remove the account (refused while the user owns VMs); the home stays unless --purge')
+    .description('remove an account raptor created (refused while the user owns VMs); the home stays unless --purge')
     .argument('<USER>')
     .option('--purge', 'remove the home directory too')
     .option('--dry-run', 'check, change nothing')
@@ -115,9 +116,10 @@ export function registerAccessCommands(program: Command): void {
       if (g(cmd).json) printJson(withUse);
       else {
         const of = (n: number, limit: number | null, f: (x: number) => string = String) => `${f(n)}/${limit === null ? '-' : f(limit)}`;
-        out(table(['USER', 'UID', 'VMS', 'VCPUS', 'MEMORY', 'DISK', 'NAMES'], withUse.map((u) => [
+        out(table(['USER', 'UID', 'RAPTOR', 'VMS', 'VCPUS', 'MEMORY', 'DISK', 'NAMES'], withUse.map((u) => [
           u.user,
           String(u.uid),
+          u.raptor ?? '-',
           of(u.use.vms, u.quota.vms),
           of(u.use.vcpus, u.quota.vcpus),
           of(u.use.memoryBytes, u.quota.memoryBytes, formatSize),

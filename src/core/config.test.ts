@@ -47,6 +47,20 @@ test('a partial config keeps the other defaults', () => {
   assert.deepEqual(c.bridges, [{ name: 'br-vm2', mac: '52:54:00:00:00:02', ipv4: '198.51.100.12' }]);
 });
 
+test('[[images]] and [[flavors]]: strict, names unique, sizes checked', () => {
+  const c = parseConfigText('[[images]]\nname = "debian-12"\npath = "/var/cache/d.raw"\nformat = "raw"\n[[flavors]]\nname = "small"\ncpus = 1\nmemory = "1G"\ndisk = "2G"\n', 't');
+  assert.deepEqual(c.images, [{ name: 'debian-12', path: '/var/cache/d.raw', format: 'raw' }]);
+  assert.deepEqual(c.flavors, [{ name: 'small', cpus: 1, memory: '1G', disk: '2G' }]);
+  assert.equal(c.seed_dir, '/var/lib/raptor/seeds');
+  bad('[[images]]\nname = "a"\npath = "/a"\nformat = "vmdk"\n', /images\.0\.format/);
+  bad('[[images]]\nname = "a"\npath = "rel/a"\nformat = "raw"\n', /images\.0\.path: an absolute path/);
+  bad('[[images]]\nname = "../a"\npath = "/a"\nformat = "raw"\n', /images\.0\.name/);
+  bad('[[images]]\nname = "a"\npath = "/a"\nformat = "raw"\nextra = 1\n', /images\.0\.extra: unknown key/);
+  bad('[[images]]\nname = "a"\npath = "/a"\nformat = "raw"\n[[images]]\nname = "a"\npath = "/b"\nformat = "raw"\n', /images: a appears twice/);
+  bad('[[flavors]]\nname = "x"\ncpus = 1\nmemory = "lots"\ndisk = "2G"\n', /flavors\.0\.memory/);
+  bad('[[flavors]]\nname = "x"\ncpus = 0\nmemory = "1G"\ndisk = "2G"\n', /flavors\.0\.cpus/);
+});
+
 test('numeric keys are bounded, and the error names the key (never the value found)', () => {
   bad('[dns]\nttl = 99999999999', /^test\.toml: dns\.ttl: must be at most 2147483647$/);
   bad('[dns]\nttl = 2147483648', /dns\.ttl: must be at most 2147483647/);

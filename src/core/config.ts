@@ -30,20 +30,42 @@ const bridgeSchema = z
   })
   .strict();
 
-// quota sizes are written as on the command line ("16G"); unset keys mean no limit
-const quotaSize = z.string().refine((v) => {
+const CATALOGUE_NAME = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'a name of a-z, 0-9, ".", "_" and "-" (no "/")');
+const isSize = (v: string): boolean => {
   try {
     parseSize(v);
     return true;
   } catch {
     return false;
   }
-}, 'a size like "16G" or "512M"');
+};
+const sizeText = z.string().refine(isSize, 'a size like "20G" or "512M"');
+
+// A disk image users may ask for by name (`vm create --image NAME`).
+const imageSchema = z
+  .object({
+    name: CATALOGUE_NAME,
+    path: z.string().startsWith('/', 'an absolute path'),
+    format: z.enum(['raw', 'qcow2']),
+    description: z.string().optional(),
+  })
+  .strict();
+
+// A named size (`vm create --flavor NAME`): what the flags do not give.
+const flavorSchema = z
+  .object({
+    name: CATALOGUE_NAME,
+    cpus: z.number().int().min(1).max(4096),
+    memory: sizeText,
+    disk: sizeText,
+  })
+  .strict();
+// quota sizes are written as on the command line ("16G"); unset keys mean no limit
 const quotaLimits = {
   vms: z.number().int().min(0).optional(),
   vcpus: z.number().int().min(0).optional(),
-  memory: quotaSize.optional(),
-  disk: quotaSize.optional(),
+  memory: sizeText.optional(),
+  disk: sizeText.optional(),
 };
 const quotasSchema = z
   .object({
@@ -81,6 +103,10 @@ export const configSchema = z
     machine: z.string().default('q35'),
     console: z.enum(['virtio', 'serial']).default('virtio'),
     nvram_dir: z.string().default('/var/lib/libvirt/qemu/nvram'),
+    /** each VM's cloud-init NoCloud seed image ({user}-{name}-cidata.img) */
+    seed_dir: z.string().startsWith('/', 'an absolute path').default('/var/lib/raptor/seeds'),
+    images: z.array(imageSchema).default([]),
+    flavors: z.array(flavorSchema).default([]),
     /** virtlogd keeps each VM's console output here (`vm console --log`, `--wait-for`) */
     console_log_dir: z.string().default('/var/log/libvirt/qemu'),
     lock_file: z.string().default('/run/raptor/raptor.lock'),
@@ -135,6 +161,8 @@ export const configSchema = z
         admin_groups: z.array(z.string()).default(['libvirt', 'libvirtd', 'wheel']),
         user_group: z.string().default('vm-users'),
         polkit_rules_file: z.string().default('/etc/polkit-1/rules.d/60-raptor.rules'),
+        // which accounts raptor made (root-only JSON); `user remove` deletes only those
+        accounts_file: z.string().default('/var/lib/raptor/accounts.json'),
         // libvirt daemon configs that must say access_drivers = [ "polkit" ]. Unset: the host's own,
         // found at run time (/etc/libvirt/libvirtd.conf and every modular virt*d.conf that exists).
         libvirt_daemon_configs: z.array(z.string().min(1)).min(1).optional(),
@@ -188,6 +216,13 @@ export function resolveConfig(doc: unknown, source = 'config'): Config {
     }
     return { ...b, mac: mac.toLowerCase() };
   });
+  for (const key of ['images', 'flavors'] as const) {
+    const names = new Set<string>();
+    for (const x of raw[key]) {
+      if (names.has(x.name)) throw badInput(`${source}: ${key}: ${x.name} appears twice`);
+      names.add(x.name);
+    }
+  }
   const seen = new Set<string>();
   for (const b of bridges) {
     for (const k of [b.name, b.mac]) {

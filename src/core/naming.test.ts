@@ -28,7 +28,7 @@ test('bad ids are refused with what is allowed', () => {
 });
 
 test('every artifact name comes from the one authority', () => {
-  const n = artifactNames({ user: 'alice', name: 'web' }, { vg: 'lvm-data', nvramDir: '/var/lib/libvirt/qemu/nvram/', zone: 'raptor.michai.li.', consoleLogDir: '/var/log/libvirt/qemu' });
+  const n = artifactNames({ user: 'alice', name: 'web' }, { vg: 'lvm-data', nvramDir: '/var/lib/libvirt/qemu/nvram/', zone: 'raptor.michai.li.', consoleLogDir: '/var/log/libvirt/qemu', seedDir: '/var/lib/raptor/seeds/' });
   assert.deepEqual(n, {
     domain: 'alice-web',
     lv: 'guest-alice-web',
@@ -37,6 +37,7 @@ test('every artifact name comes from the one authority', () => {
     fqdn: 'alice-web.raptor.michai.li',
     account: 'alice',
     consoleLog: '/var/log/libvirt/qemu/alice-web-console.log',
+    seed: '/var/lib/raptor/seeds/alice-web-cidata.img',
   });
   assert.deepEqual(vmIdFromLvName('guest-bob-db'), { user: 'bob', name: 'db' });
   assert.equal(vmIdFromLvName('root'), undefined);

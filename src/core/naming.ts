@@ -91,6 +91,8 @@ export const nvramPath = (vm: VmId, nvramDir: string): string =>
 export const fqdn = (vm: VmId, zone: string): string => `${vm.user}-${vm.name}.${zone.replace(/\.$/, '')}`;
 export const accountName = (vm: VmId): string => vm.user;
 export const consoleLogPath = (vm: VmId, logDir: string): string => `${logDir.replace(/\/+$/, '')}/${vm.user}-${vm.name}-console.log`;
+/** The VM's cloud-init NoCloud seed (a small FAT image labelled CIDATA). */
+export const seedPath = (vm: VmId, seedDir: string): string => `${seedDir.replace(/\/+$/, '')}/${vm.user}-${vm.name}-cidata.img`;
 
 /** The VM an LV name belongs to, if the LV follows the naming rule. */
 export function vmIdFromLvName(lv: string): VmId | undefined {
@@ -98,7 +100,7 @@ export function vmIdFromLvName(lv: string): VmId | undefined {
 }
 
 /** All names of one VM, derived in one place. */
-export function artifactNames(vm: VmId, opts: { vg: string; nvramDir: string; zone: string; consoleLogDir: string }) {
+export function artifactNames(vm: VmId, opts: { vg: string; nvramDir: string; zone: string; consoleLogDir: string; seedDir: string }) {
   return {
     domain: domainName(vm),
     lv: lvName(vm),
@@ -107,5 +109,6 @@ export function artifactNames(vm: VmId, opts: { vg: string; nvramDir: string; zo
     fqdn: fqdn(vm, opts.zone),
     account: accountName(vm),
     consoleLog: consoleLogPath(vm, opts.consoleLogDir),
+    seed: seedPath(vm, opts.seedDir),
   };
 }

@@ -8,6 +8,7 @@ const goldenDir = new URL('../../test/golden/', import.meta.url);
 export const SAMPLES: Record<string, DomainSpec> = {
   'alice-web': {
     name: 'alice-web',
+    uuid: '6f1c7e2a-3b4d-4e5f-8a6b-7c8d9e0f1a2b',
     type: 'kvm',
     memoryMiB: 8192,
     vcpuPins: [4, 5, 6, 7],
@@ -19,13 +20,15 @@ export const SAMPLES: Record<string, DomainSpec> = {
       nvram: '/var/lib/libvirt/qemu/nvram/alice-web_VARS.fd',
     },
     disk: { path: '/dev/lvm-data/guest-alice-web' },
+    seed: '/var/lib/raptor/seeds/alice-web-cidata.img',
     network: { bridge: 'br-vm1', mac: '52:54:00:00:00:01' },
     console: 'virtio',
     consoleLog: '/var/log/libvirt/qemu/alice-web-console.log',
-    metadata: { owner: 'alice', bridge: 'br-vm1', createdAt: '2026-11-26T12:00:00.000Z', expires: '2027-03-01T00:00:00.000Z' },
+    metadata: { owner: 'alice', bridge: 'br-vm1', createdAt: '2026-11-26T12:00:00.000Z', image: 'debian-12', flavor: 'small', expires: '2027-03-01T00:00:00.000Z' },
   },
   'bob-batch': {
     name: 'bob-batch',
+    uuid: '0e9d8c7b-6a5f-4e3d-9c2b-1a0f9e8d7c6b',
     type: 'qemu',
     memoryMiB: 512,
     vcpuPins: [9],
@@ -37,6 +40,7 @@ export const SAMPLES: Record<string, DomainSpec> = {
       nvram: '/var/lib/libvirt/qemu/nvram/bob-batch_VARS.fd',
     },
     disk: { path: '/dev/lvm-data/guest-bob-batch' },
+    seed: null,
     network: null,
     console: 'serial',
     consoleLog: '/var/log/libvirt/qemu/bob-batch-console.log',

@@ -6,6 +6,8 @@ export const RAPTOR_XMLNS = 'https://raptor.michai.li/xmlns/domain/1';
 
 export interface DomainSpec {
   name: string;
+  /** fixed by the planner, so the cloud-init seed can name it as its instance-id */
+  uuid: string;
   type: 'kvm' | 'qemu';
   memoryMiB: number;
   /** host CPU for vCPU i; the VM has vcpuPins.length vCPUs */
@@ -14,12 +16,14 @@ export interface DomainSpec {
   machine: string;
   firmware: { code: string; vars: string; nvram: string };
   disk: { path: string };
+  /** the cloud-init seed image, attached read-only after the disk; null: none */
+  seed: string | null;
   network: { bridge: string; mac: string } | null;
   console: 'virtio' | 'serial';
   /** virtlogd copies the console's output here, so scripts can read it without attaching */
   consoleLog: string | null;
   /** expires: ISO time after which `raptor vm reap` destroys the VM (absent: never) */
-  metadata: { owner: string; bridge: string | null; createdAt: string; expires?: string };
+  metadata: { owner: string; bridge: string | null; createdAt: string; image?: string; flavor?: string; expires?: string };
 }
 
 type Node = Record<string, unknown>;
@@ -51,6 +55,8 @@ function metadataElement(s: DomainSpec): Node {
       'raptor:owner': s.metadata.owner,
       ...(s.metadata.bridge ? { 'raptor:bridge': s.metadata.bridge } : {}),
       'raptor:created-at': s.metadata.createdAt,
+      ...(s.metadata.image !== undefined ? { 'raptor:image': s.metadata.image } : {}),
+      ...(s.metadata.flavor !== undefined ? { 'raptor:flavor': s.metadata.flavor } : {}),
       ...(s.metadata.expires ? { 'raptor:expires': s.metadata.expires } : {}),
     },
   };
@@ -62,6 +68,16 @@ function diskElement(s: DomainSpec): Node {
     driver: A({ name: 'qemu', type: 'raw', cache: 'none', io: 'native', discard: 'unmap' }),
     source: A({ dev: s.disk.path }),
     target: A({ dev: 'vda', bus: 'virtio' }),
+  };
+}
+
+function seedElement(path: string): Node {
+  return {
+    ...A({ type: 'file', device: 'disk' }),
+    driver: A({ name: 'qemu', type: 'raw' }),
+    source: A({ file: path }),
+    target: A({ dev: 'vdb', bus: 'virtio' }),
+    readonly: '',
   };
 }
 
@@ -88,7 +104,7 @@ function consoleElements(s: DomainSpec): Node {
 
 function devicesElement(s: DomainSpec): Node {
   return {
-    disk: diskElement(s),
+    disk: s.seed ? [diskElement(s), seedElement(s.seed)] : diskElement(s),
     ...(s.network ? { interface: interfaceElement(s.network) } : {}),
     ...consoleElements(s),
     video: { model: A({ type: 'none' }) },
@@ -108,6 +124,7 @@ export function renderDomainXml(s: DomainSpec): string {
   const domain: Node = {
     ...A({ type: s.type }),
     name: s.name,
+    uuid: s.uuid,
     metadata: metadataElement(s),
     memory: { ...A({ unit: 'MiB' }), '#text': s.memoryMiB },
     currentMemory: { ...A({ unit: 'MiB' }), '#text': s.memoryMiB },
@@ -172,6 +189,8 @@ export interface RaptorMetadata {
   expires?: string;
   /** set by `raptor vm adopt` on a domain made by hand */
   adoptedAt?: string;
+  image?: string;
+  flavor?: string;
 }
 
 function findRaptorMetadata(metadata: Node): RaptorMetadata | undefined {
@@ -190,6 +209,10 @@ function findRaptorMetadata(metadata: Node): RaptorMetadata | undefined {
     if (owner !== undefined) out.owner = owner;
     if (bridge !== undefined) out.bridge = bridge;
     if (createdAt !== undefined) out.createdAt = createdAt;
+    const image = child('image');
+    const flavor = child('flavor');
+    if (image !== undefined) out.image = image;
+    if (flavor !== undefined) out.flavor = flavor;
     const expires = child('expires');
     if (expires !== undefined) out.expires = expires;
     return out;
@@ -200,6 +223,7 @@ function findRaptorMetadata(metadata: Node): RaptorMetadata | undefined {
 /** What raptor reads from any domain's XML (raptor's or not). */
 export interface ParsedDomain {
   name: string;
+  uuid: string;
   type: string;
   memoryMiB: number;
   vcpuPins: number[];
@@ -216,6 +240,8 @@ export interface ParsedDomain {
   osFirmware: string | null;
   smm: boolean;
   disks: { path: string; bus: string; type: string }[];
+  /** the read-only file disk raptor attaches as the cloud-init seed, if any */
+  seed: string | null;
   interfaces: { bridge: string; mac: string; model: string; type: string }[];
   console: 'virtio' | 'serial' | null;
   consoleLog: string | null;
@@ -263,8 +289,11 @@ export function parseDomainXml(xml: string): ParsedDomain {
         };
   const features = obj(d.features);
   const devices = obj(d.devices);
-  const disks = arr(devices.disk)
-    .filter((x) => (attr(x, 'device') ?? 'disk') === 'disk')
+  const allDisks = arr(devices.disk).filter((x) => (attr(x, 'device') ?? 'disk') === 'disk');
+  const isSeed = (x: Node) => attr(x, 'type') === 'file' && x.readonly !== undefined;
+  const seedDisk = allDisks.find(isSeed);
+  const disks = allDisks
+    .filter((x) => !isSeed(x))
     .map((x) => ({
       path: attr(x.source, 'dev') ?? attr(x.source, 'file') ?? '',
       bus: attr(x.target, 'bus') ?? '',
@@ -282,6 +311,7 @@ export function parseDomainXml(xml: string): ParsedDomain {
   const videos = Array.isArray(video) ? video : video === undefined ? [] : [video];
   return {
     name,
+    uuid: text(d.uuid) ?? '',
     type: attr(d, 'type') ?? '',
     memoryMiB,
     vcpuPins,
@@ -294,6 +324,7 @@ export function parseDomainXml(xml: string): ParsedDomain {
     osFirmware: attr(os, 'firmware') ?? null,
     smm: attr(features.smm, 'state') === 'on' || (features.smm !== undefined && attr(features.smm, 'state') === undefined),
     disks,
+    seed: seedDisk ? (attr(seedDisk.source, 'file') ?? null) : null,
     interfaces,
     console: consoleTarget === 'virtio' ? 'virtio' : consoleTarget === 'serial' ? 'serial' : null,
     consoleLog: logged ?? null,
@@ -310,8 +341,10 @@ export function specFromParsed(p: ParsedDomain): DomainSpec {
   if (!p.firmware || !disk || !p.console || (p.type !== 'kvm' && p.type !== 'qemu')) {
     throw new RaptorError('unexpected', `domain ${p.name} does not have the shape raptor builds`);
   }
+  const m = p.metadata;
   return {
     name: p.name,
+    uuid: p.uuid,
     type: p.type,
     memoryMiB: p.memoryMiB,
     vcpuPins: p.vcpuPins,
@@ -319,14 +352,17 @@ export function specFromParsed(p: ParsedDomain): DomainSpec {
     machine: p.machine,
     firmware: { code: p.firmware.code, vars: p.firmware.vars, nvram: p.firmware.nvram },
     disk: { path: disk.path },
+    seed: p.seed,
     network: net ? { bridge: net.bridge, mac: net.mac } : null,
     console: p.console,
     consoleLog: p.consoleLog,
     metadata: {
-      owner: p.metadata?.owner ?? '',
-      bridge: p.metadata?.bridge ?? null,
-      createdAt: p.metadata?.createdAt ?? '',
-      ...(p.metadata?.expires ? { expires: p.metadata.expires } : {}),
+      owner: m?.owner ?? '',
+      bridge: m?.bridge ?? null,
+      createdAt: m?.createdAt ?? '',
+      ...(m?.image !== undefined ? { image: m.image } : {}),
+      ...(m?.flavor !== undefined ? { flavor: m.flavor } : {}),
+      ...(m?.expires ? { expires: m.expires } : {}),
     },
   };
 }

@@ -38,7 +38,7 @@ const handMade = (opts: { name?: string; vcpus?: number; disk?: string; bridge?:
 </domain>`;
 
 test('a domain raptor made follows every rule', () => {
-  const plan = planCreate(config, { vm: { user: 'alice', name: 'web' }, cpus: 2, memoryBytes: 512 * 2 ** 20, diskBytes: GiB }, { ...host(), lvs: [] }, now);
+  const plan = planCreate(config, { vm: { user: 'alice', name: 'web' }, uuid: '00000000-0000-4000-8000-0000000000aa', cpus: 2, memoryBytes: 512 * 2 ** 20, diskBytes: GiB }, { ...host(), lvs: [] }, now);
   const a = assessDomain(config, plan.xml, host(), none);
   assert.deepEqual(a.violations, []);
   const p = planAdopt(config, { name: 'alice-web', state: 'shut off', xml: plan.xml }, host(), none, { fix: false, now });
@@ -76,7 +76,7 @@ test('--fix: the edited definition follows every rule and keeps everything else'
 });
 
 test('CPUs other domains pin, reserved CPUs, and shared CPUs are violations; a shortage is not fixable', () => {
-  const other = planCreate(config, { vm: { user: 'bob', name: 'db' }, cpus: 2, memoryBytes: 2 ** 29, diskBytes: GiB, noNetwork: true }, { ...host(), lvs: [] }, now);
+  const other = planCreate(config, { vm: { user: 'bob', name: 'db' }, uuid: '00000000-0000-4000-8000-0000000000bb', cpus: 2, memoryBytes: 2 ** 29, diskBytes: GiB, noNetwork: true }, { ...host(), lvs: [] }, now);
   const h: HostState = { ...host(), domains: [{ name: 'bob-db', state: 'running', parsed: parseDomainXml(other.xml) }] };
   const pinned = handMade().replace('<vcpu', "<cputune><vcpupin vcpu='0' cpuset='0'/><vcpupin vcpu='1' cpuset='1'/></cputune><vcpu");
   const v = assessDomain(config, pinned, h, none).violations.find((x) => x.rule === 'vcpu-pins')!;
@@ -91,7 +91,7 @@ test('what raptor will not fix: a disk on a file, a foreign block device, a bad 
   assert.match(refusal(handMade({ disk: "<disk type='block' device='disk'><source dev='/dev/lvm-data/web'/><target dev='vda' bus='virtio'/></disk>" })), /is not the volume lvm-data\/guest-alice-web: .*lvrename/);
   assert.match(refusal(handMade({ name: 'Web_Server' }), 'Web_Server'), /its name Web_Server breaks the naming rule/);
   assert.match(refusal(handMade({ bridge: 'virbr0' })), /not on a bridge of the pool \(br-vm1, br-vm2\)/);
-  const bob = planCreate(config, { vm: { user: 'bob', name: 'db' }, cpus: 1, memoryBytes: 2 ** 29, diskBytes: GiB, bridge: 'br-vm2' }, { ...host(), lvs: [] }, now);
+  const bob = planCreate(config, { vm: { user: 'bob', name: 'db' }, uuid: '00000000-0000-4000-8000-0000000000bb', cpus: 1, memoryBytes: 2 ** 29, diskBytes: GiB, bridge: 'br-vm2' }, { ...host(), lvs: [] }, now);
   assert.match(refusal(handMade(), 'alice-web', { ...host(), domains: [{ name: 'bob-db', state: 'shut off', parsed: parseDomainXml(bob.xml) }] }), /bridge br-vm2 is shared with bob-db/);
   assert.match(refusal(handMade().replace(/<loader[^>]*>[^<]*<\/loader><nvram>[^<]*<\/nvram>/, '')), /it boots with BIOS/);
   assert.match(refusal(handMade(), 'alice-web', host([])), /not a volume of lvm-data/);
@@ -108,7 +108,7 @@ test('line diff: removals before additions, context, hunks', () => {
 });
 
 test('a domain that follows the rules but was made by hand: plain adopt records the metadata, nothing else', () => {
-  const plan = planCreate(config, { vm: { user: 'alice', name: 'web' }, cpus: 1, memoryBytes: 2 ** 29, diskBytes: GiB, noNetwork: true }, { ...host(), lvs: [] }, now);
+  const plan = planCreate(config, { vm: { user: 'alice', name: 'web' }, uuid: '00000000-0000-4000-8000-0000000000aa', cpus: 1, memoryBytes: 2 ** 29, diskBytes: GiB, noNetwork: true }, { ...host(), lvs: [] }, now);
   const bare = plan.xml.replace(/<metadata>[\s\S]*<\/metadata>\n/, '');
   assert.doesNotMatch(bare, /raptor:/);
   const p = planAdopt(config, { name: 'alice-web', state: 'shut off', xml: bare }, host(), none, { fix: false, now });

@@ -16,6 +16,7 @@ import { addVmRecords, removeVmRecords, undoVmRecords, type AddResult } from '..
 import type { Config } from '../core/config.ts';
 import { resizeExecutors } from './executors-resize.ts';
 import { adoptExecutors } from './adopt-executors.ts';
+import { removeSeed, writeSeed } from '../storage/seed.ts';
 
 export interface ExecutorDeps {
   run: Runner;
@@ -95,6 +96,16 @@ export function hostExecutors(d: ExecutorDeps): Executors {
       isDone: async () => false,
       // checked again and read through the checked descriptor, never through a backing file
       apply: (s) => writeImageFile(d.run, { image: s.image, format: s.format, virtualSize: s.sizeBytes, target: s.target, ...(d.onImageProgress ? { onProgress: d.onImageProgress } : {}) }),
+    },
+    'seed-write': {
+      // rewriting is safe: a running guest keeps the file it opened, renamed-over or not
+      isDone: async () => false,
+      apply: (s) => writeSeed(d.run, s.path, s),
+      undo: async (s) => removeSeed(s.path),
+    },
+    'seed-remove': {
+      isDone: async (s) => !existsSync(s.path),
+      apply: async (s) => removeSeed(s.path),
     },
     'domain-define': {
       isDone: async (s) => (await virsh.state(s.domain)) !== undefined,

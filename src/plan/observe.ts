@@ -1,5 +1,6 @@
 // Observe the host read-only: domains (one virsh process for all their XML), LVM, host CPUs.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../core/config.ts';
 import { parseCpuList } from '../core/cpus.ts';
 import { parseDomainXml, type ParsedDomain } from '../libvirt/domain-xml.ts';
@@ -46,7 +47,17 @@ export async function observeDomainsWithInactive(virsh: Virsh): Promise<Observed
   return domains.map((d) => (inactive.has(d.name) ? { ...d, inactive: inactive.get(d.name)! } : d));
 }
 
+/** The seed images in the seed directory (none when it does not exist yet). */
+export function observeSeeds(seedDir: string): string[] {
+  try {
+    return readdirSync(seedDir).filter((f) => f.endsWith('-cidata.img')).map((f) => join(seedDir, f));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
 export async function observeHost(config: Config, virsh: Virsh, lvm: Lvm): Promise<HostState> {
   const [domains, { vg, lvs }] = await Promise.all([observeDomainsWithInactive(virsh), lvm.observe(config.storage.vg)]);
-  return { hostCpus: hostCpus(), domains, vg, lvs };
+  return { hostCpus: hostCpus(), domains, vg, lvs, seeds: observeSeeds(config.seed_dir) };
 }

@@ -16,7 +16,7 @@ const emptyHost = (): HostState => ({
   vg: { name: 'lvm-data', sizeBytes: 10 * GiB, freeBytes: 10 * GiB, extentBytes: 4 * 2 ** 20 },
   lvs: [],
 });
-const req = { vm: { user: 'alice', name: 'web' }, cpus: 2, memoryBytes: 512 * 2 ** 20, diskBytes: GiB };
+const req = { vm: { user: 'alice', name: 'web' }, uuid: '11111111-2222-4333-8444-555555555555', cpus: 2, memoryBytes: 512 * 2 ** 20, diskBytes: GiB };
 const kind = (k: string) => (e: unknown) => e instanceof RaptorError && e.kind === k;
 
 test('create plan: LV, define, mark complete; XML carries the allocation', () => {
@@ -31,8 +31,8 @@ test('create plan: LV, define, mark complete; XML carries the allocation', () =>
 
 function withDomain(host: HostState, name: string, pins: number[], bridge: string | null): HostState {
   const xml = renderDomainXml({
-    name, type: 'qemu', memoryMiB: 256, vcpuPins: pins, emulatorSet: pins, machine: 'q35',
-    firmware: { code: 'c', vars: 'v', nvram: 'n' }, disk: { path: `/dev/lvm-data/guest-${name}` },
+    name, uuid: '00000000-0000-4000-8000-000000000001', type: 'qemu', memoryMiB: 256, vcpuPins: pins, emulatorSet: pins, machine: 'q35',
+    firmware: { code: 'c', vars: 'v', nvram: 'n' }, disk: { path: `/dev/lvm-data/guest-${name}` }, seed: null,
     network: bridge ? { bridge, mac: '52:54:00:00:00:01' } : null, console: 'virtio', consoleLog: null,
     metadata: { owner: name.split('-')[0]!, bridge, createdAt: '' },
   });
@@ -91,6 +91,44 @@ test('destroy plan: DNS, undefine, stop, wipe, remove; skips what is gone or alr
   const shared = withDomain({ ...emptyHost(), lvs: [lv] }, 'alice-web', [1], null);
   shared.domains.push({ ...shared.domains[0]!, name: 'handmade' });
   assert.throws(() => planDestroy(config, req.vm, shared, 10), (e: unknown) => kind('conflict')(e) && /handmade/.test((e as Error).message));
+});
+
+const SEED = '/var/lib/raptor/seeds/alice-web-cidata.img';
+const cloudInit = (id: string, consoleKind: 'virtio' | 'serial') => ({ metaData: `instance-id: ${id}\n`, userData: `#cloud-config\n# ${consoleKind}\n` });
+
+test('create with cloud-init: the seed is written before the domain that names it, with the domain UUID', () => {
+  const p = planCreate(config, { ...req, cloudInit, madeFrom: { image: 'debian-12', flavor: 'small' } }, emptyHost(), now);
+  assert.deepEqual(p.steps.map((s) => s.kind), ['lv-create', 'seed-write', 'domain-define', 'lv-untag']);
+  const seed = p.steps[1]!;
+  assert.ok(seed.kind === 'seed-write' && seed.path === SEED && seed.metaData === `instance-id: ${req.uuid}\n` && /virtio/.test(seed.userData));
+  assert.equal(p.spec.uuid, req.uuid);
+  assert.match(p.xml, new RegExp(`<uuid>${req.uuid}</uuid>`));
+  assert.match(p.xml, /<source file="\/var\/lib\/raptor\/seeds\/alice-web-cidata\.img"\/>\s*<target dev="vdb" bus="virtio"\/>\s*<readonly\/>/);
+  assert.match(p.xml, /<raptor:image>debian-12<\/raptor:image>\s*<raptor:flavor>small<\/raptor:flavor>/);
+  // without cloud-init: no seed step, no seed disk
+  const bare = planCreate(config, req, emptyHost(), now);
+  assert.equal(bare.spec.seed, null);
+  assert.ok(!bare.steps.some((s) => s.kind === 'seed-write'));
+});
+
+test('a resumed create keeps the defined UUID for the seed and rewrites only a missing seed', () => {
+  const lv = { name: 'guest-alice-web', vg: 'lvm-data', sizeBytes: GiB, path: '/dev/lvm-data/guest-alice-web', tags: [TAG_CREATING], open: false };
+  const first = planCreate(config, { ...req, cloudInit, uuid: 'aaaaaaaa-0000-4000-8000-000000000001' }, emptyHost(), now);
+  const host: HostState = { ...emptyHost(), lvs: [lv], domains: [{ name: 'alice-web', state: 'shut off', parsed: parseDomainXml(first.xml) }] };
+  const missing = planCreate(config, { ...req, cloudInit }, host, now);
+  assert.deepEqual(missing.steps.map((s) => s.kind), ['seed-write', 'lv-untag']);
+  const s = missing.steps[0]!;
+  assert.ok(s.kind === 'seed-write' && s.metaData === 'instance-id: aaaaaaaa-0000-4000-8000-000000000001\n');
+  const present = planCreate(config, { ...req, cloudInit }, { ...host, seeds: [SEED] }, now);
+  assert.deepEqual(present.steps.map((x) => x.kind), ['lv-untag']);
+});
+
+test('destroy removes the seed after undefine and stop; a seed alone is still something to destroy', () => {
+  const withSeed = planCreate(config, { ...req, cloudInit }, emptyHost(), now);
+  const lv = { name: 'guest-alice-web', vg: 'lvm-data', sizeBytes: GiB, path: '/dev/lvm-data/guest-alice-web', tags: [], open: false };
+  const host: HostState = { ...emptyHost(), lvs: [lv], seeds: [SEED], domains: [{ name: 'alice-web', state: 'shut off', parsed: parseDomainXml(withSeed.xml) }] };
+  assert.deepEqual(planDestroy(config, req.vm, host, 10).steps.map((s) => s.kind), ['domain-undefine', 'domain-stop', 'seed-remove', 'lv-wipe', 'lv-remove']);
+  assert.deepEqual(planDestroy(config, req.vm, { ...emptyHost(), seeds: [SEED] }, 10).steps.map((s) => s.kind), ['seed-remove']);
 });
 
 test('destroy with DNS removes the records first, from the bridge the domain names', () => {

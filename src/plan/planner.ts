@@ -30,6 +30,8 @@ export interface HostState {
   domains: ObservedDomain[];
   vg: VolumeGroup | undefined;
   lvs: LogicalVolume[];
+  /** paths of the cloud-init seed images present in the seed directory */
+  seeds?: string[];
 }
 
 export interface CreateRequest {
@@ -48,6 +50,12 @@ export interface CreateRequest {
   expires?: string;
   /** an admin's override of the owner's quota (the audit log records it) */
   ignoreQuota?: boolean;
+  /** what vm show reports the VM was made from: a catalogue name (or the path), a flavour */
+  madeFrom?: { image?: string; flavor?: string };
+  /** the domain UUID for a new domain (a resumed create keeps the defined one's) */
+  uuid: string;
+  /** the seed's files, for the UUID the plan settles on; absent: no seed (--no-cloud-init) */
+  cloudInit?: (instanceId: string, console: 'virtio' | 'serial') => { metaData: string; userData: string };
 }
 
 export interface CreatePlan {
@@ -63,7 +71,7 @@ export interface CreatePlan {
 const MIB = 1024 ** 2;
 
 export function namesFor(config: Config, vm: VmId) {
-  return artifactNames(vm, { vg: config.storage.vg, nvramDir: config.nvram_dir, zone: config.dns.zone, consoleLogDir: config.console_log_dir });
+  return artifactNames(vm, { vg: config.storage.vg, nvramDir: config.nvram_dir, zone: config.dns.zone, consoleLogDir: config.console_log_dir, seedDir: config.seed_dir });
 }
 
 /** Bridges used by any domain on the host (raptor's or not), except `exceptDomain`. */
@@ -112,6 +120,7 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
     const net = p.interfaces[0];
     spec = {
       name: names.domain,
+      uuid: p.uuid,
       type: config.domain_type,
       memoryMiB: p.memoryMiB,
       vcpuPins: p.vcpuPins,
@@ -119,10 +128,11 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
       machine: p.machine,
       firmware: { code: config.firmware.code, vars: config.firmware.vars, nvram: names.nvram },
       disk: { path: names.lvPath },
+      seed: p.seed,
       network: net ? { bridge: net.bridge, mac: net.mac } : null,
-      console: config.console,
+      console: p.console ?? config.console,
       consoleLog: names.consoleLog,
-      metadata: { ...(p.metadata?.expires ? { expires: p.metadata.expires } : {}), owner: req.vm.user, bridge: net?.bridge ?? null, createdAt: p.metadata?.createdAt ?? now.toISOString() },
+      metadata: { owner: req.vm.user, bridge: net?.bridge ?? null, createdAt: p.metadata?.createdAt ?? now.toISOString(), ...madeFrom(p.metadata ?? {}), ...(p.metadata?.expires ? { expires: p.metadata.expires } : {}) },
     };
   } else {
     const bridge = req.noNetwork ? null : allocateBridge(config.bridges, bridgesInUse(host), req.bridge);
@@ -132,6 +142,7 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
     const cpu = allocateCpus({ hostCpus: host.hostCpus, reserved, pinned: cpusPinned(host) }, req.cpus, config.cpus.emulator);
     spec = {
       name: names.domain,
+      uuid: req.uuid,
       type: config.domain_type,
       memoryMiB: req.memoryBytes / MIB,
       vcpuPins: cpu.vcpuPins,
@@ -139,10 +150,11 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
       machine: config.machine,
       firmware: { code: config.firmware.code, vars: config.firmware.vars, nvram: names.nvram },
       disk: { path: names.lvPath },
+      seed: req.cloudInit ? names.seed : null,
       network: bridge ? { bridge: bridge.name, mac: bridge.mac } : null,
       console: config.console,
       consoleLog: names.consoleLog,
-      metadata: { owner: req.vm.user, bridge: bridge?.name ?? null, createdAt: now.toISOString(), ...(req.expires ? { expires: req.expires } : {}) },
+      metadata: { owner: req.vm.user, bridge: bridge?.name ?? null, createdAt: now.toISOString(), ...madeFrom(req.madeFrom ?? {}), ...(req.expires ? { expires: req.expires } : {}) },
     };
   }
   const xml = renderDomainXml(spec);
@@ -152,6 +164,11 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
   if (req.image && !existingDomain) {
     steps.push({ kind: 'image-write', image: req.image.path, format: req.image.format, target: names.lvPath, sizeBytes: req.image.virtualSize });
   }
+  // the seed exists before the domain that names it; a resumed create rewrites a missing one
+  const seedPresent = host.seeds?.includes(names.seed) ?? false;
+  if (spec.seed === names.seed && req.cloudInit && !(existingDomain && seedPresent)) {
+    steps.push({ kind: 'seed-write', path: spec.seed, ...req.cloudInit(spec.uuid, spec.console) });
+  }
   if (!existingDomain) steps.push({ kind: 'domain-define', domain: names.domain, xml });
   const dns = dnsStepData(config, names.domain, names.fqdn, spec.network?.bridge);
   if (dns) steps.push({ kind: 'dns-add', force: Boolean(req.force), ...dns });
@@ -159,6 +176,11 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
   steps.push({ kind: 'lv-untag', vg: vg.name, lv: names.lv, tag: TAG_CREATING });
   return { vm: req.vm, names, spec, xml, steps, resumed: Boolean(existingLv) };
 }
+
+const madeFrom = (m: { image?: string | undefined; flavor?: string | undefined }) => ({
+  ...(m.image !== undefined ? { image: m.image } : {}),
+  ...(m.flavor !== undefined ? { flavor: m.flavor } : {}),
+});
 
 /** The addresses DNS should publish for a VM on `bridge`: the bridge's fixed DHCP addresses. */
 export function vmAddressing(config: Config, domain: string, fqdn: string, bridge: string | undefined): VmAddressing | undefined {
@@ -201,7 +223,8 @@ export function planDestroy(config: Config, vm: VmId, host: HostState, shutdownT
   const names = namesFor(config, vm);
   const domain = host.domains.find((d) => d.name === names.domain);
   const lv = host.lvs.find((l) => l.name === names.lv);
-  if (!domain && !lv) throw notFound(`VM ${names.domain} not found (no domain, no logical volume ${config.storage.vg}/${names.lv})`);
+  const seed = host.seeds?.includes(names.seed) ?? false;
+  if (!domain && !lv && !seed) throw notFound(`VM ${names.domain} not found (no domain, no logical volume ${config.storage.vg}/${names.lv})`);
   if (lv) refuseHeldVolume(host, names.domain, names.lvPath, lv, facts.volumeUse);
   if (lv && facts.deviceMissing && !lv.tags.includes(TAG_WIPED)) {
     throw conflict(`refusing to destroy ${names.domain}: ${names.lvPath} does not exist, so it cannot be wiped (activate it first: lvchange -ay ${lv.vg}/${lv.name})`);
@@ -212,6 +235,8 @@ export function planDestroy(config: Config, vm: VmId, host: HostState, shutdownT
   if ((domain && facts.persistent !== false) || facts.nvramExists) steps.push({ kind: 'domain-undefine', domain: names.domain, nvram: names.nvram });
   // even a domain seen shut off: its owner may start it until the undefine
   if (domain) steps.push({ kind: 'domain-stop', domain: names.domain, timeoutS: shutdownTimeoutS });
+  // after undefine and stop: no definition names the seed any more, and no guest has it open
+  if (seed) steps.push({ kind: 'seed-remove', path: names.seed });
   if (lv) {
     if (!lv.tags.includes(TAG_WIPED)) steps.push({ kind: 'lv-wipe', vg: lv.vg, lv: lv.name, path: names.lvPath, sizeBytes: lv.sizeBytes });
     steps.push({ kind: 'lv-remove', vg: lv.vg, lv: lv.name });

@@ -13,8 +13,8 @@ const kind = (k: string, re?: RegExp) => (e: unknown) => e instanceof RaptorErro
 
 function xmlOf(name: string, pins: number[], memoryMiB = 1024): string {
   return renderDomainXml({
-    name, type: 'qemu', memoryMiB, vcpuPins: pins, emulatorSet: pins.slice(-2), machine: 'q35',
-    firmware: { code: 'c', vars: 'v', nvram: 'n' }, disk: { path: `/dev/lvm-data/guest-${name}` },
+    name, uuid: '00000000-0000-4000-8000-000000000001', type: 'qemu', memoryMiB, vcpuPins: pins, emulatorSet: pins.slice(-2), machine: 'q35',
+    firmware: { code: 'c', vars: 'v', nvram: 'n' }, disk: { path: `/dev/lvm-data/guest-${name}` }, seed: null,
     network: null, console: 'virtio', consoleLog: null, metadata: { owner: name.split('-')[0]!, bridge: null, createdAt: '' },
   });
 }
@@ -113,7 +113,7 @@ test('all three at once: definition first, the volume last (its undo is safe onl
 });
 
 test('create: quotas count the host, pending pins are taken, expiry goes into the metadata', () => {
-  const req = { vm: { user: 'alice', name: 'db' }, memoryBytes: GiB, diskBytes: GiB };
+  const req = { vm: { user: 'alice', name: 'db' }, uuid: '11111111-2222-4333-8444-555555555555', memoryBytes: GiB, diskBytes: GiB };
   assert.throws(() => planCreate(config, { ...req, cpus: 5 }, host(), new Date()), kind('conflict', /quota of alice exceeded: vcpus 2 of 6 in use, 5 more/));
   assert.throws(() => planCreate(config, { ...req, cpus: 7, ignoreQuota: true }, host(), new Date()), kind('conflict', /not enough free CPUs: 7 requested, 6 free/));
   const p = planCreate(config, { ...req, cpus: 6, ignoreQuota: true, expires: '2027-03-01T00:00:00.000Z' }, host(), new Date());

@@ -8,6 +8,9 @@ export type Step =
   | { kind: 'lv-create'; vg: string; lv: string; sizeBytes: number; tags: string[] }
   | { kind: 'image-write'; image: string; format: 'raw' | 'qcow2'; target: string; sizeBytes: number }
   | { kind: 'domain-define'; domain: string; xml: string }
+  /** the cloud-init NoCloud seed: a FAT image labelled CIDATA with these two files */
+  | { kind: 'seed-write'; path: string; metaData: string; userData: string }
+  | { kind: 'seed-remove'; path: string }
   | { kind: 'domain-start'; domain: string }
   | { kind: 'lv-untag'; vg: string; lv: string; tag: string }
   | { kind: 'domain-stop'; domain: string; timeoutS: number }
@@ -39,6 +42,10 @@ export function stepTitle(step: Step): string {
       return `write ${step.format} image ${escapeControls(step.image, { keepNewlines: false })} (${formatSize(step.sizeBytes)}) onto ${step.target}`;
     case 'domain-define':
       return `define libvirt domain ${step.domain}`;
+    case 'seed-write':
+      return `write the cloud-init seed ${step.path} (CIDATA: meta-data, user-data)`;
+    case 'seed-remove':
+      return `remove the cloud-init seed ${step.path}`;
     case 'domain-start':
       return `start domain ${step.domain}`;
     case 'lv-untag':
@@ -82,6 +89,10 @@ export function stepCommands(step: Step, uri: string): string[] {
       return [`qemu-img convert -p -n -O raw -t none ${q(strictSource(step.format, step.image))} ${q(step.target)}`];
     case 'domain-define':
       return [`${virsh} define ${q(step.domain)}.xml`];
+    case 'seed-write':
+      return [`mkfs.vfat -C -n CIDATA ${q(step.path)} 1024`, `mcopy -i ${q(step.path)} meta-data user-data ::/   # the files shown below`, `chmod 0600 ${q(step.path)}`];
+    case 'seed-remove':
+      return [`rm -f ${q(step.path)}`];
     case 'domain-start':
       return [`${virsh} start ${q(step.domain)}`];
     case 'lv-untag':

@@ -4,8 +4,15 @@ import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, r
 import { dirname, join, basename } from 'node:path';
 import { notAllowed, notFound, conflict, badInput, RaptorError } from '../core/errors.ts';
 import { tryParseVmId, validateUser } from '../core/naming.ts';
-import { appendAudit } from '../host/audit.ts';
-import { Accounts, FIRST_ORDINARY_UID, installAuthorizedKeys, type Account } from '../access/accounts.ts';
+import { actingUser, appendAudit } from '../host/audit.ts';
+import { Accounts, installAuthorizedKeys, type Account } from '../access/accounts.ts';
+import { readAccountRecord, recordedEntry, type AccountRecord, withEntry, withoutUser, writeAccountRecord } from '../access/account-record.ts';
+import { DEFAULT_UID_RANGE, isSystemUid, NOBODY_UID, parseLoginDefs, type UidRange } from '../access/login-defs.ts';
+import { describeFile, dirProblems, ensureSafeDir, fileProblems } from '../host/trusted-files.ts';
+import { dropInPath, renderConfinementDropIn } from '../access/confinement.ts';
+import { daemonView, libvirtDaemons } from '../access/daemon-view.ts';
+import { AUDIT_MAX_MODE } from '../host/audit.ts';
+import { RECORD_MODE } from '../access/account-record.ts';
 import { ensurePolkitAccessDriver, hasPolkitAccessDriver, ACCESS_DRIVERS_LINE } from '../access/libvirt-conf.ts';
 import { nixosHostConfig, nixosInstructions, nixosUserConfig } from '../access/nixos.ts';
 import { renderPolkitRules } from '../access/polkit-rules.ts';
@@ -102,18 +109,33 @@ export interface AccountResult {
   refused?: string;
 }
 
-function ordinaryAccount(acct: Account, ctx: Context): void {
-  if (acct.uid < FIRST_ORDINARY_UID) {
-    throw notAllowed(`${acct.name} is a system account (uid ${acct.uid}); raptor only manages ordinary accounts (uid >= ${FIRST_ORDINARY_UID}) for ${ctx.config.access.user_group}`);
+/** The host's ordinary uid range (login.defs), read where the host's files are. */
+export function uidRange(ctx: AccessContext): UidRange {
+  const path = hostPath(ctx, '/etc/login.defs');
+  const text = readIfExists(path);
+  return text === undefined ? DEFAULT_UID_RANGE : parseLoginDefs(text, '/etc/login.defs');
+}
+
+function ordinaryAccount(acct: Account, ctx: AccessContext): void {
+  const range = uidRange(ctx);
+  if (isSystemUid(acct.uid, range)) {
+    throw notAllowed(
+      `${acct.name} is a system account (uid ${acct.uid}; ordinary accounts here are uids ${range.uidMin}-${range.uidMax} per ${range.source}, never ${NOBODY_UID}); raptor only manages VM users' accounts`,
+    );
   }
 }
 
+const recordPath = (ctx: AccessContext): string => hostPath(ctx, ctx.config.access.accounts_file);
+
 /**
  * Make sure USER has an account in the user group with these keys (DESIGN §1 "accounts"):
- * creates what is missing, adds only keys not already there. Validate keys (readSshKeyArgs)
- * before calling. Takes no lock: `vm create` calls it while holding the host lock.
+ * creates what is missing, adds only keys not already there. An existing account outside the
+ * group is a privilege change: refused (exit 5) unless `addExisting`. Validate keys
+ * (readSshKeyArgs) before calling. Every refusal comes before the first change; with `dryRun`
+ * it only says what it would do (vm create uses that as its pre-check). Takes no lock: call it
+ * while holding the host lock.
  */
-export async function ensureAccount(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean } = {}): Promise<AccountResult> {
+export async function ensureAccount(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean; addExisting?: boolean } = {}): Promise<AccountResult> {
   validateUser(user);
   const group = ctx.config.access.user_group;
   const base: AccountResult = {
@@ -141,21 +163,50 @@ export async function ensureAccount(ctx: AccessContext, user: string, keys: SshP
   }
   const accounts = new Accounts(ctx.run);
   const result = { ...base };
+  // refusals first: the record must be trustworthy, the account ordinary, the privilege change asked for
+  const record = readAccountRecord(recordPath(ctx));
   const existing = await accounts.user(user);
   if (existing) ordinaryAccount(existing, ctx);
+  const inGroup = existing ? (await accounts.groupsOf(user)).includes(group) : false;
+  if (existing && !inGroup && !opts.addExisting) {
+    throw notAllowed(
+      `${user} is an existing account (uid ${existing.uid}) outside ${group}; making it a VM user is a privilege change (it may then use libvirt): pass --add-existing to add it to ${group}`,
+    );
+  }
+  if (!existing) {
+    const sameName = await accounts.group(user);
+    if (sameName) throw conflict(`there is no account ${user} but a group ${user} (gid ${sameName.gid}) exists, so useradd would refuse; remove the group or pick another name`);
+  }
+  if (!opts.dryRun) ensureSafeDir(dirname(recordPath(ctx)), 0o700, 'the account record');
+
   if (!(await accounts.group(group))) {
     if (!opts.dryRun) await accounts.createGroup(group);
     result.groupCreated = true;
   }
+  const by = actingUser();
+  const at = new Date().toISOString();
   if (!existing) {
-    if (!opts.dryRun) await accounts.createUser(user, group);
+    if (!opts.dryRun) {
+      await accounts.createUser(user, group);
+      const made = await accounts.user(user);
+      if (!made) throw new RaptorError('unexpected', `useradd succeeded but getent passwd ${user} finds no account`);
+      try {
+        writeAccountRecord(recordPath(ctx), withEntry(record, { user, uid: made.uid, how: 'created', at, by }));
+      } catch (err) {
+        // an account raptor cannot remember making must not stay: user remove would refuse it later
+        await accounts.removeUser(user, true);
+        throw err;
+      }
+    }
     result.accountCreated = true;
-  } else if (!(await accounts.groupsOf(user)).includes(group)) {
-    if (!opts.dryRun) await accounts.addToGroup(user, group);
+  } else if (!inGroup) {
+    if (!opts.dryRun) {
+      writeAccountRecord(recordPath(ctx), withEntry(record, { user, uid: existing.uid, how: 'added', at, by }));
+      await accounts.addToGroup(user, group);
+    }
     result.addedToGroup = true;
   }
   const acct = opts.dryRun ? existing : await accounts.user(user);
-  if (!opts.dryRun && !acct) throw new RaptorError('unexpected', `useradd succeeded but getent passwd ${user} finds no account`);
   if (acct && keys.length > 0) {
     const inst = installAuthorizedKeys(acct, keys, opts);
     Object.assign(result, { keysAdded: inst.added, keysPresent: inst.present, modesFixed: inst.modesFixed, authorizedKeys: inst.path });
@@ -167,10 +218,10 @@ export async function ensureAccount(ctx: AccessContext, user: string, keys: SshP
 }
 
 /** `raptor user add`: ensureAccount under the host lock, audited. */
-export async function addUser(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean } = {}): Promise<AccountResult> {
+export async function addUser(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean; addExisting?: boolean } = {}): Promise<AccountResult> {
   validateUser(user);
   if (opts.dryRun || isNixos(ctx) || ctx.config.access.declarative_users) return ensureAccount(ctx, user, keys, opts);
-  return withLockAndAudit(ctx, `user add ${user}`, () => ensureAccount(ctx, user, keys), (r) => describeAccount(r));
+  return withLockAndAudit(ctx, `user add ${user}`, () => ensureAccount(ctx, user, keys, { addExisting: Boolean(opts.addExisting) }), (r) => describeAccount(r));
 }
 
 export function describeAccount(r: AccountResult): string[] {
@@ -216,6 +267,12 @@ export async function removeUser(ctx: AccessContext, user: string, opts: { purge
     }
     const vms = await vmsOf(ctx, user);
     if (vms.length) throw conflict(`${user} still owns ${vms.join(', ')}: destroy them first (raptor vm destroy), then remove the account`);
+    if (isNixos(ctx) || ctx.config.access.declarative_users) return acct;
+    const entry = recordedEntry(readAccountRecord(recordPath(ctx)), user, acct.uid);
+    if (entry?.how !== 'created') {
+      const why = entry?.how === 'added' ? `raptor only added the existing account ${user} to ${group} (--add-existing, ${entry.at})` : `raptor did not create ${user} (uid ${acct.uid}; not in ${ctx.config.access.accounts_file})`;
+      throw notAllowed(`${why}, so it will not delete it; to take it out of ${group} only: gpasswd --delete ${user} ${group}`);
+    }
     return acct;
   };
   if (isNixos(ctx) || ctx.config.access.declarative_users) {
@@ -240,6 +297,8 @@ export async function removeUser(ctx: AccessContext, user: string, opts: { purge
     async () => {
       await check();
       await new Accounts(ctx.run).removeUser(user, purge);
+      const path = recordPath(ctx);
+      writeAccountRecord(path, withoutUser(readAccountRecord(path), user));
       return { user, removed: true, homeRemoved: purge, dryRun: false };
     },
     () => [],
@@ -251,6 +310,8 @@ export interface UserEntry {
   uid: number;
   home: string;
   vms: string[];
+  /** what the account record says raptor did: created the account, added it (--add-existing), or null */
+  raptor: 'created' | 'added' | null;
 }
 
 /** Members of the user group, each with the VMs named after them. */
@@ -259,10 +320,14 @@ export async function listUsers(ctx: Context): Promise<UserEntry[]> {
   const group = await accounts.group(ctx.config.access.user_group);
   if (!group) return [];
   const domains = (await ctx.virsh.listAll()).map((d) => d.name).sort();
+  // the record is root's: others list without it
+  let record: AccountRecord = { version: 1, accounts: [] };
+  if (process.geteuid?.() === 0) record = readAccountRecord(recordPath(ctx as AccessContext));
   const out: UserEntry[] = [];
   for (const name of [...group.members].sort()) {
     const acct = await accounts.user(name);
-    out.push({ user: name, uid: acct?.uid ?? -1, home: acct?.home ?? '', vms: domains.filter((d) => tryParseVmId(d)?.user === name) });
+    const uid = acct?.uid ?? -1;
+    out.push({ user: name, uid, home: acct?.home ?? '', vms: domains.filter((d) => tryParseVmId(d)?.user === name), raptor: recordedEntry(record, name, uid)?.how ?? null });
   }
   return out;
 }
@@ -430,6 +495,24 @@ function writableDetail(path: string): { ok: boolean; detail: string } {
   } catch {
     return { ok: false, detail: `${p} is not writable by uid ${process.getuid?.()}` };
   }
+}
+
+/** The files raptor creates, trusts or serializes on, with the widest mode each may have. */
+function trustedFiles(ctx: AccessContext, configPath?: string): { what: string; path: string; maxMode: number; why: string; dirIsOthers?: boolean; isDir?: boolean }[] {
+  const cfg = ctx.config;
+  const out: { what: string; path: string; maxMode: number; why: string; dirIsOthers?: boolean; isDir?: boolean }[] = [
+    { what: 'host lock', path: cfg.lock_file, maxMode: 0o600, why: 'only root can open (and so lock) it' },
+    { what: 'audit log', path: cfg.audit_log, maxMode: AUDIT_MAX_MODE, why: 'only root can write it' },
+    { what: 'account record', path: hostPath(ctx, cfg.access.accounts_file), maxMode: RECORD_MODE, why: 'only root can read or replace it' },
+    // its directory is polkit's own (Debian: owned by polkitd, 0700)
+    { what: 'polkit rules', path: hostPath(ctx, cfg.access.polkit_rules_file), maxMode: 0o644, why: 'only root can change who may do what', dirIsOthers: true },
+  ];
+  if (cfg.dns.enabled) out.push({ what: 'TSIG key', path: cfg.dns.tsig_key_file, maxMode: 0o640, why: 'only root (and its group) can read the DNS update key' });
+  // qemu must traverse it (0711), but only root may list it or put a seed there
+  out.push({ what: 'seed directory', path: hostPath(ctx, cfg.seed_dir), maxMode: 0o711, why: 'only root can write or list the cloud-init seeds', isDir: true });
+  // the config names programs raptor runs as root (storage.lvm_command): only root may change it
+  if (configPath) out.push({ what: 'config', path: configPath, maxMode: 0o644, why: 'only root can change what raptor runs and trusts' });
+  return out;
 }
 
 /** libvirt's unix socket for a qemu:///system URI, as the client picks it (modular first). */
@@ -605,6 +688,38 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
   for (const [check, path] of [['lock file', cfg.lock_file], ['audit log', cfg.audit_log]] as const) {
     const w = writableDetail(path);
     add(check, w.ok, w.detail, `run changing commands as root, or make ${dirname(path)} writable for the admins`);
+  }
+
+  // raptor's own files: no one but root may open, lock, replace or fill them
+  for (const f of trustedFiles(ctx, opts.configPath)) {
+    const d = describeFile(f.path);
+    const problems = f.isDir
+      ? d.st
+        ? [...dirProblems(f.path), ...((d.st.mode & 0o7777 & ~f.maxMode) !== 0 ? [{ path: f.path, problem: `has mode 0${(d.st.mode & 0o7777).toString(8)} (at most 0${f.maxMode.toString(8)})`, fix: `chmod 0${f.maxMode.toString(8)} ${f.path}` }] : [])]
+        : []
+      : [...(existsSync(dirname(f.path)) && !f.dirIsOthers ? dirProblems(dirname(f.path)) : []), ...(d.st && !d.st.isSymbolicLink() ? fileProblems(f.path, d.st, f.maxMode) : d.st ? [{ path: f.path, problem: 'is a symbolic link', fix: `replace ${f.path} by a file` }] : [])];
+    add(
+      `file ${f.what}`,
+      problems.length === 0,
+      `${f.path}: ${d.text}${problems.length ? `; ${problems.map((p) => `${p.path} ${p.problem}`).join('; ')}` : `; ${f.why}`}`,
+      problems.map((p) => p.fix).join(' && '),
+    );
+  }
+
+  // libvirtd must not open paths ordinary users control (virsh restore FILE opens before its ACL check)
+  const daemons = libvirtDaemons();
+  if (daemons.length === 0) add('libvirtd confinement', true, 'no libvirtd/virtqemud runs on this machine (remote daemon: check it there)', '');
+  for (const d of daemons) {
+    const v = daemonView(d.pid, d.name);
+    const unit = `${d.name}.service`;
+    add(
+      `libvirtd confinement (${d.name} pid ${d.pid})`,
+      v.exposed.length === 0,
+      v.exposed.length === 0 ? `confined: its own ${v.hidden.join(', ')}` : `not confined: it sees the host's ${v.exposed.join(', ')}, where any user can make a FIFO that hangs a worker (virsh restore) or probe root-only files`,
+      nixos
+        ? 'services.raptor confines libvirtd (systemd.services.libvirtd.serviceConfig from nix/libvirtd-confinement.json): nixos-rebuild switch'
+        : `write ${dropInPath(unit)} with:\n${renderConfinementDropIn()}then: systemctl daemon-reload && systemctl restart ${unit}`,
+    );
   }
 
   // the config itself: vm-users read it for their own view

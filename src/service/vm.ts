@@ -1,6 +1,7 @@
 // VM service functions: the one place front ends (CLI now, HTTP later) call to act on VMs.
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { Config } from '../core/config.ts';
 import { notFound, RaptorError } from '../core/errors.ts';
 import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
@@ -8,7 +9,7 @@ import { Virsh } from '../libvirt/virsh.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import { Lvm } from '../storage/lvm.ts';
 import { acquireHostLock } from '../host/lock.ts';
-import { appendAudit } from '../host/audit.ts';
+import { appendAudit, prepareAuditLog } from '../host/audit.ts';
 import { runCommand, type Runner } from '../host/runner.ts';
 import { applyPlan, ApplyError, type StepReport } from '../plan/apply.ts';
 import { hostExecutors, waitForShutOff, type ExecutorDeps } from '../plan/executors.ts';
@@ -18,6 +19,7 @@ import { stepTitle, type Step } from '../plan/steps.ts';
 import type { WipeProgress } from '../storage/wipe.ts';
 import { inspectImageFile } from '../storage/image.ts';
 import { findVolumeHolders } from '../storage/holders.ts';
+import { ensureSeedDir } from '../storage/seed.ts';
 import type { DnsTransport } from '../dns/client.ts';
 import { checkZones, observe as observeDns, openDns } from '../dns/service.ts';
 import { planAdd, queriesForVm, vmRecords } from '../dns/records.ts';
@@ -49,8 +51,11 @@ function failpoint(step: Step): void {
 
 /** Run a changing command under the host lock (parallel raptor processes queue here). */
 export async function withHostLock<T>(ctx: Context, onWait: (() => void) | undefined, fn: () => Promise<T>): Promise<T> {
-  const lock = await acquireHostLock(ctx.config.lock_file, { timeoutS: 600, run: ctx.run, ...(onWait ? { onWait } : {}) });
+  const onRepair = (msg: string) => process.stderr.write(`raptor: ${msg}\n`);
+  const lock = await acquireHostLock(ctx.config.lock_file, { timeoutS: 600, run: ctx.run, onRepair, ...(onWait ? { onWait } : {}) });
   try {
+    // a refused audit log (loose modes, foreign owner) stops the command before it changes anything
+    prepareAuditLog(ctx.config.audit_log, onRepair);
     return await fn();
   } finally {
     lock.release();
@@ -79,9 +84,12 @@ export interface ApplyOutcome<P> {
   reports: StepReport[];
 }
 
-export async function planVmCreate(ctx: Context, req: CreateRequest): Promise<CreatePlan> {
+/** A create request before its new domain has a UUID (the service picks one). */
+export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string };
+
+export async function planVmCreate(ctx: Context, req: NewVmRequest): Promise<CreatePlan> {
   const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
-  return planCreate(ctx.config, req, host, new Date());
+  return planCreate(ctx.config, { ...req, uuid: req.uuid ?? randomUUID() }, host, new Date());
 }
 
 function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undone', error?: unknown, extra: Record<string, unknown> = {}): void {
@@ -131,12 +139,15 @@ export async function runApply<P extends { steps: Step[] }>(
 
 export async function createVm(
   ctx: Context,
-  req: CreateRequest,
+  req: NewVmRequest,
   opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void; onImageProgress?: (chunk: string) => void } = {},
 ): Promise<ApplyOutcome<CreatePlan>> {
   return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmCreate(ctx, req);
     await precheckDns(ctx, plan);
+    // a seed directory others could write is refused before the first change, not halfway
+    const seed = plan.steps.find((s) => s.kind === 'seed-write');
+    if (seed?.kind === 'seed-write') ensureSeedDir(dirname(seed.path));
     return runApply(ctx, plan, opts.onImageProgress ? { onImageProgress: opts.onImageProgress } : {}, opts.onStep, req.ignoreQuota ? { ignoreQuota: true } : {});
   });
 }
@@ -215,6 +226,11 @@ export interface VmInfo {
   expires: string | null;
   /** when `raptor vm adopt` took over a domain made by hand */
   adoptedAt: string | null;
+  /** what it was made from (raptor's metadata): a catalogue image name or a path, a flavour */
+  image: string | null;
+  flavor: string | null;
+  /** the cloud-init seed attached to it, if any */
+  seed: string | null;
 }
 
 /** A VM's disk size, as the size of its block device: no LVM process, and readable by vm-users too. */
@@ -253,6 +269,9 @@ export function vmInfo(config: Config, d: ObservedDomain, sizeOf: (path: string)
     createdAt: p.metadata?.createdAt ?? null,
     expires: p.metadata?.expires ?? null,
     adoptedAt: p.metadata?.adoptedAt ?? null,
+    image: p.metadata?.image ?? null,
+    flavor: p.metadata?.flavor ?? null,
+    seed: p.seed,
   };
 }
 

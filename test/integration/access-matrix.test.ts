@@ -224,6 +224,45 @@ describe('access matrix: real users through polkitd and libvirtd', { timeout: 60
     assert.deepEqual(mismatches, []);
   });
 
+  test('host objects (issue 9.11): networks, node devices, interfaces, secrets, pools, nwfilters, capabilities', () => {
+    // [name, virsh args, what vm-users get]: capabilities is connect.read, which dominfo needs
+    const kinds: [string, string[], Verdict][] = [
+      ['net-list', ['net-list', '--all'], 'denied'],
+      ['nodedev-list', ['nodedev-list'], 'denied'],
+      ['iface-list', ['iface-list', '--all'], 'denied'],
+      ['secret-list', ['secret-list'], 'denied'],
+      ['pool-list', ['pool-list', '--all'], 'denied'],
+      ['nwfilter-list', ['nwfilter-list'], 'denied'],
+      ['nwfilter-binding-list', ['nwfilter-binding-list'], 'denied'],
+      ['capabilities', ['capabilities'], 'allowed'],
+      ['nodeinfo', ['nodeinfo'], 'allowed'],
+    ];
+    const cells: { user: User; socket: string; kind: string; got: Verdict; want: Verdict; why: string }[] = [];
+    for (const user of USERS) {
+      for (const socket of ['rw', 'ro'] as const) {
+        for (const [kind, args, userWant] of kinds) {
+          const o = asUser(user, ['virsh', ...(socket === 'ro' ? ['-r'] : []), '-c', URI, ...args]);
+          const got = judge(o);
+          const want: Verdict = user === 'carol' ? 'allowed' : user === 'dave' ? 'denied' : userWant;
+          cells.push({ user, socket, kind, got, want, why: lastWhy });
+        }
+      }
+    }
+    const cols = USERS.flatMap((u) => (['rw', 'ro'] as const).map((sk) => [u, sk] as const));
+    const headers = ['object', ...cols.map(([u, sk]) => `${u}(${GROUPS[u]}) ${sk}`)];
+    const rows = kinds.map(([kind]) => [kind, ...cols.map(([u, sk]) => {
+      const c = cells.find((x) => x.user === u && x.socket === sk && x.kind === kind)!;
+      return `${c.got} ${c.got === c.want ? '✓' : `✗ (want ${c.want})`}`;
+    })]);
+    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
+    console.log(`\n${line(headers)}\n${widths.map((w) => '-'.repeat(w)).join('-+-')}\n${rows.map(line).join('\n')}\n`);
+    for (const c of cells.filter((x) => x.got !== 'allowed' && x.kind === 'net-list')) console.log(`  ${c.user} ${c.socket} net-list: ${c.why}`);
+    const mismatches = cells.filter((c) => c.got !== c.want);
+    console.log(`${cells.length} cells, ${mismatches.length} mismatches`);
+    assert.deepEqual(mismatches, []);
+  });
+
   test('alice sees only alice-* domains: virsh list --all and raptor vm list', async () => {
     for (const u of ['alice', 'bob'] as const) {
       const v = virshAs(u, ['list', '--all', '--name']);

@@ -106,7 +106,7 @@ describe('accounts and host setup', { timeout: 300_000 }, () => {
     const erin = (list.json as { user: string; vms: string[] }[]).find((u) => u.user === 'erin');
     assert.deepEqual(erin?.vms, ['erin-x']);
     const text = await raptor(['user', 'list'], { config });
-    assert.match(text.stdout, /^erin\s+\d+\s+erin-x$/m);
+    assert.match(text.stdout, /^erin\s+\d+\s+created\s+erin-x$/m);
 
     const snapshot = accountFiles();
     const refused = await raptor(['user', 'remove', 'erin'], { config });

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDomainXml } from '../../src/libvirt/domain-xml.ts';
-import { cleanup, dnsAnswers, dumpxml, loadTestConfig, lvList, nvramFiles, raptor, sh, testConfigPath, virshNames } from './lib/raptor.ts';
+import { cleanup, dnsAnswers, dumpxml, loadTestConfig, lvList, nvramFiles, raptor, seedFiles, sh, testConfigPath, virshNames } from './lib/raptor.ts';
 
 describe('crash safety and the host lock', () => {
   const cfgPath = testConfigPath();
@@ -17,6 +17,7 @@ describe('crash safety and the host lock', () => {
     assert.ok(!virshNames().includes(id), `${what}: domain left`);
     assert.ok(!nvramFiles(config).includes(`${id}_VARS.fd`), `${what}: NVRAM left`);
     assert.ok(!lvList(config).some((l) => l.name === `guest-${id}`), `${what}: LV left`);
+    assert.ok(!seedFiles(config).includes(`${id}-cidata.img`), `${what}: cloud-init seed left`);
     assert.deepEqual(dnsAnswers(config, `${id}.${config.dns.zone}`, 'A'), [], `${what}: A record left`);
     assert.deepEqual(dnsAnswers(config, `${id}.${config.dns.zone}`, 'AAAA'), [], `${what}: AAAA record left`);
     assert.deepEqual(dnsAnswers(config, '14.100.51.198.in-addr.arpa', 'PTR'), [], `${what}: PTR record left`);
@@ -25,14 +26,17 @@ describe('crash safety and the host lock', () => {
     assert.ok(virshNames().includes(id), `${what}: no domain`);
     const lv = lvList(config).find((l) => l.name === `guest-${id}`);
     assert.ok(lv && !lv.tags.includes('raptor_creating'), `${what}: LV missing or unfinished`);
-    assert.equal(parseDomainXml(dumpxml(id)).interfaces[0]?.bridge, 'br-vm4');
+    const parsed = parseDomainXml(dumpxml(id));
+    assert.equal(parsed.interfaces[0]?.bridge, 'br-vm4');
+    assert.equal(parsed.seed, `${config.seed_dir}/${id}-cidata.img`, `${what}: seed not attached`);
+    assert.ok(seedFiles(config).includes(`${id}-cidata.img`), `${what}: seed missing`);
     assert.deepEqual(dnsAnswers(config, `${id}.${config.dns.zone}`, 'A'), ['198.51.100.14'], `${what}: A record`);
   };
 
   before(() => cleanup(config, [id, 'par-one', 'par-two']));
   after(() => cleanup(config, [id, 'par-one', 'par-two']));
 
-  for (const step of ['lv-create', 'domain-define', 'dns-add', 'domain-start', 'lv-untag']) {
+  for (const step of ['lv-create', 'seed-write', 'domain-define', 'dns-add', 'domain-start', 'lv-untag']) {
     test(`killed after create step ${step}: a rerun finishes the create, destroy leaves nothing`, async () => {
       const killed = await create({ RAPTOR_FAILPOINT: `after:${step}` });
       assert.equal(killed.signal, 'SIGKILL', `failpoint did not fire: ${killed.stderr}`);
@@ -46,7 +50,7 @@ describe('crash safety and the host lock', () => {
     });
   }
 
-  for (const step of ['dns-remove', 'domain-undefine', 'domain-stop', 'lv-wipe', 'lv-remove']) {
+  for (const step of ['dns-remove', 'domain-undefine', 'domain-stop', 'seed-remove', 'lv-wipe', 'lv-remove']) {
     test(`killed after destroy step ${step}: a rerun finishes the destroy`, async () => {
       const c = await create();
       assert.equal(c.code, 0, c.stderr);

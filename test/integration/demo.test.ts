@@ -12,9 +12,9 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 
 after(() => removeAccount('alice'));
 
-test('npm run demo: Secure Boot guest, DHCP address of its bridge, DNS name and PTR, owner view, destroy', { timeout: 600_000 }, () => {
+test('npm run demo: Secure Boot guest, DHCP address of its bridge, DNS name and PTR, owner view, destroy; SSH into a Debian cloud guest', { timeout: 1_500_000 }, () => {
   requireSandbox();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', `${ROOT}scripts/demo.ts`], { cwd: ROOT, encoding: 'utf8', timeout: 590_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `${ROOT}scripts/demo.ts`], { cwd: ROOT, encoding: 'utf8', timeout: 1_490_000 });
   const out = r.stdout;
   assert.equal(r.status, 0, `${out.slice(-2000)}\n${r.stderr.slice(-2000)}`);
   assert.match(out.trim().split('\n').pop()!, /^demo: ok in \d+(\.\d+)? s$/);
@@ -30,4 +30,19 @@ test('npm run demo: Secure Boot guest, DHCP address of its bridge, DNS name and 
   assert.match(out, /alice\$ virsh list --all --name\n\s+alice-demo\n/);
   assert.match(out, /virsh setmem alice-demo 256M -> denied/);
   assert.match(out, /time to the DHCP lease: [\d.]+ s/);
+  // the Debian cloud guest: its owner logs in by its DNS name, and it says who and what it is
+  const login = /alice\$ ssh alice@(alice-deb\.raptor\.test) hostname\s+\(alice-deb\.raptor\.test -> (\S+) from the sandbox DNS\)\n\s+(\S+)\n/.exec(out);
+  assert.ok(login, 'the demo logged into the Debian guest by its DNS name');
+  assert.equal(login[3], 'alice-deb');
+  assert.equal(config.bridges.some((b) => b.ipv4 === login[2]), true, 'the address is a bridge address');
+  assert.match(out, /hostname: alice-deb\n/);
+  assert.match(out, /secure boot: Secure boot enabled\n/);
+  assert.match(out, /kernel consoles: .*hvc0/);
+  assert.match(out, /console getty: serial-getty@hvc0 active/);
+  const t = /time to SSH: ([\d.]+) s after vm create began\n\s+raptor ([\d.]+) s \| vm start ([\d.]+) s \| firmware\+shim\+grub ([\d.]+) s \| kernel\+initramfs ([\d.]+) s \| systemd\+cloud-init to sshd ([\d.]+) s \| sshd to login ([\d.]+) s/.exec(out);
+  assert.ok(t, 'the demo printed the time to SSH, split into phases');
+  const [total, ...phases] = t.slice(1).map(Number);
+  const sum = phases.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - total!) < 1.5, `the phases (${sum.toFixed(1)} s) add up to the total (${total} s)`);
+  assert.match(out, /vm destroy alice-deb \(DNS, undefine, stop, seed, wipe, lvremove\)/);
 });

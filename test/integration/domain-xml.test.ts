@@ -2,6 +2,7 @@
 // undefine --nvram), and the XML libvirt hands back parses to the same spec.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { parseDomainXml, renderDomainXml, specFromParsed, type DomainSpec } from '../../src/libvirt/domain-xml.ts';
 import { cleanup, defineXml, dumpxml, loadTestConfig, lvm, sh, testConfigPath, virshNames } from './lib/raptor.ts';
@@ -18,6 +19,7 @@ for (const consoleKind of ['virtio', 'serial'] as const) {
     lvm(config, ['lvcreate', '-y', '-L', '16m', '-n', `guest-${NAME}`, config.storage.vg]);
     const spec: DomainSpec = {
       name: NAME,
+      uuid: randomUUID(),
       type: config.domain_type,
       memoryMiB: 128,
       vcpuPins: [0],
@@ -25,6 +27,7 @@ for (const consoleKind of ['virtio', 'serial'] as const) {
       machine: 'q35',
       firmware: { code: config.firmware.code, vars: config.firmware.vars, nvram: `${config.nvram_dir}/${NAME}_VARS.fd` },
       disk: { path: `/dev/${config.storage.vg}/guest-${NAME}` },
+      seed: null,
       network: { bridge: 'br-vm5', mac: '52:54:00:00:00:05' },
       console: consoleKind,
       consoleLog: `${config.console_log_dir}/${NAME}-console.log`,

@@ -152,7 +152,7 @@ describe('vm lifecycle', () => {
       [['vm', 'create', 'carol-x', '--cpus', '1', '--memory', '256M', '--disk', 'lots'], /invalid disk size/],
       [['vm', 'create', 'carol-x', '--cpus', '1', '--memory', '256M', '--disk', '65M'], /multiple of 4 MiB/],
       [['vm', 'create', 'carol-x', '--cpus', '1', '--memory', '256M', '--disk', '64M', '--bridge', 'virbr0'], /unknown bridge/],
-      [['vm', 'create', 'carol-x', '--cpus', '1', '--memory', '256M'], /required option '--disk/],
+      [['vm', 'create', 'carol-x', '--cpus', '1', '--memory', '256M'], /--disk is required \(or a --flavor that gives it\)/],
       [['vm', 'destroy', 'alice-web'], /without a terminal.*--yes/],
     ];
     for (const [args, re] of cases) {
@@ -169,9 +169,10 @@ describe('vm lifecycle', () => {
     const out = await r(['vm', 'destroy', 'bob-db', '--dry-run', '--json']);
     assert.equal(out.code, 0, out.stderr);
     const plan = out.json as { steps: { kind: string; commands: string[] }[] };
-    assert.deepEqual(plan.steps.map((s) => s.kind), ['dns-remove', 'domain-undefine', 'domain-stop', 'lv-wipe', 'lv-remove']);
+    assert.deepEqual(plan.steps.map((s) => s.kind), ['dns-remove', 'domain-undefine', 'domain-stop', 'seed-remove', 'lv-wipe', 'lv-remove']);
     assert.match(plan.steps[0]!.commands.join('\n'), /nsupdate -k \S+tsig.key[^]*update delete bob-db\.raptor\.test\. 300 IN A 198\.51\.100\.1\d/);
-    assert.match(plan.steps[3]!.commands[0]!, /blkdiscard --zeroout \/dev\/lvm-data\/guest-bob-db/);
+    assert.deepEqual(plan.steps[3]!.commands, [`rm -f ${config.seed_dir}/bob-db-cidata.img`]);
+    assert.match(plan.steps[4]!.commands[0]!, /blkdiscard --zeroout \/dev\/lvm-data\/guest-bob-db/);
     assert.equal(hostSnapshot(config), before);
   });
 

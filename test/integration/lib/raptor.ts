@@ -143,7 +143,12 @@ export function nvramFiles(config: Config): string[] {
 
 /** Everything a raptor command could change, to prove that a refused command changed nothing. */
 export function hostSnapshot(config: Config): string {
-  return JSON.stringify({ domains: virshNames(), lvs: lvList(config), nvram: nvramFiles(config) });
+  return JSON.stringify({ domains: virshNames(), lvs: lvList(config), nvram: nvramFiles(config), seeds: seedFiles(config) });
+}
+
+/** The cloud-init seed images in the seed directory. */
+export function seedFiles(config: Config): string[] {
+  return existsSync(config.seed_dir) ? readdirSync(config.seed_dir).sort() : [];
 }
 
 /** What the sandbox's DNS server answers (dig, independent of raptor's own client). */
@@ -169,6 +174,7 @@ export function cleanup(config: Config, vmIds: string[]): void {
     } catch {
       /* no LV */
     }
+    rmSync(`${config.seed_dir}/${id}-cidata.img`, { force: true });
   }
   // records of VMs that no longer exist are stale: raptor's own repair removes them
   execFileSync(process.execPath, [RAPTOR, '--config', SANDBOX_CONFIG, 'dns', 'sync'], { stdio: 'ignore' });
