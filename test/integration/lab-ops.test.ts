@@ -103,7 +103,7 @@ describe('lab operations', () => {
     assert.deepEqual(me?.use, { vms: 2, vcpus: 2, memoryBytes: 1280 * MiB, diskBytes: 128 * MiB });
     assert.deepEqual(me?.quota, { vms: 3, vcpus: 2, memoryBytes: 1024 * MiB, diskBytes: 512 * MiB });
     const human = await r(['user', 'list']);
-    assert.match(human.stdout, /^lopsa\s+\d+\s+2\/3\s+2\/2\s+1\.3 GiB\/1 GiB\s+128 MiB\/512 MiB\s+lopsa-q1, lopsa-q2$/m);
+    assert.match(human.stdout, /^lopsa\s+\d+\s+\S+\s+2\/3\s+2\/2\s+1\.3 GiB\/1 GiB\s+128 MiB\/512 MiB\s+lopsa-q1, lopsa-q2$/m);
     // a resize past the quota is refused the same way
     const snap = hostSnapshot(config);
     out = await r(['vm', 'resize', 'lopsa-q1', '--disk', '+512M']);
@@ -248,7 +248,8 @@ describe('lab operations', () => {
     assert.equal(dry.code, 0, dry.stderr);
     const dp = dry.json as { vms: { vm: string; steps: { kind: string }[] }[] };
     assert.deepEqual(dp.vms.map((v) => v.vm), ['lopsa-e1', 'lopsa-e2']);
-    assert.deepEqual(dp.vms[1]!.steps.map((s) => s.kind).sort(), ['domain-stop', 'domain-undefine', 'lv-remove', 'lv-wipe'], 'the normal destroy, wipe included');
+    const kinds = dp.vms[1]!.steps.map((s) => s.kind);
+    for (const k of ['domain-stop', 'domain-undefine', 'lv-wipe', 'lv-remove']) assert.ok(kinds.includes(k), `the normal destroy, wipe included: ${kinds.join(', ')}`);
     assert.equal(hostSnapshot(config), before, 'reap --dry-run changed nothing');
 
     // e2's bytes, to find them zeroed on the PV; e1's volume held open so its destroy fails first
