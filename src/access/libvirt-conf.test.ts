@@ -26,5 +26,5 @@ test('an existing setting without polkit is replaced in place, other lines untou
 test('multi-line lists and single quotes are read', () => {
   assert.deepEqual(accessDrivers("access_drivers = [\n  'polkit',\n]\n"), ['polkit']);
   assert.equal(ensurePolkitAccessDriver('access_drivers=["polkit"]\n').changed, false);
-  assert.equal(ensurePolkitAccessDriver('').text, '\n# Added by `raptor host init`: let polkit rules decide every libvirt API call (DESIGN §1).\naccess_drivers = [ "polkit" ]\n');
+  assert.equal(ensurePolkitAccessDriver('').text, '\n# Added by `raptor host init`: let polkit rules decide every libvirt API call (raptor host check explains).\naccess_drivers = [ "polkit" ]\n');
 });

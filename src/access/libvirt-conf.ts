@@ -34,7 +34,7 @@ export function ensurePolkitAccessDriver(text: string): ConfEdit {
   }
   const base = text === '' || text.endsWith('\n') ? text : `${text}\n`;
   return {
-    text: `${base}\n# Added by \`raptor host init\`: let polkit rules decide every libvirt API call (DESIGN §1).\n${ACCESS_DRIVERS_LINE}\n`,
+    text: `${base}\n# Added by \`raptor host init\`: let polkit rules decide every libvirt API call (raptor host check explains).\n${ACCESS_DRIVERS_LINE}\n`,
     changed: true,
     before,
   };

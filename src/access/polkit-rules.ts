@@ -1,4 +1,4 @@
-// The polkit rules that make DESIGN §1's access rule hold inside libvirt. Pure: config in, text out.
+// The polkit rules that make the house access rule (docs/house-rules.md) hold inside libvirt. Pure: config in, text out.
 // The output is ES5 for polkit's JavaScript engine (duktape or mozjs): no let/const, arrows or
 // template literals, and self-contained, so it can also be pasted into NixOS's
 // `security.polkit.extraConfig`.

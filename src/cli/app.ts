@@ -1,4 +1,4 @@
-// The CLI: parses the contract of DESIGN §2, calls the service functions, maps errors to exit codes.
+// The CLI: parses the contract of docs/cli.md, calls the service functions, maps errors to exit codes.
 import { Command, CommanderError, Option } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { badInput, EXIT_CODES, RaptorError } from '../core/errors.ts';

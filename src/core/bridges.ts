@@ -1,4 +1,4 @@
-// Bridge allocation: one VM per bridge; a VM asks for one or takes the lowest free (DESIGN §1).
+// Bridge allocation: one VM per bridge; a VM asks for one or takes the lowest free (docs/house-rules.md).
 import type { BridgeConfig } from './config.ts';
 import { badInput, conflict } from './errors.ts';
 import { quoteInput } from './quote.ts';

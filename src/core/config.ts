@@ -1,4 +1,4 @@
-// Config schema and defaults (DESIGN §1). The defaults describe the real raptor host (NixOS).
+// Config schema and defaults (docs/house-rules.md). The defaults describe the real raptor host (NixOS).
 import { z } from 'zod';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { badInput } from './errors.ts';

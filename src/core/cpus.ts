@@ -1,4 +1,4 @@
-// CPU lists and allocation: each VM gets N host CPUs of its own, pinned one-to-one (DESIGN §1).
+// CPU lists and allocation: each VM gets N host CPUs of its own, pinned one-to-one (docs/house-rules.md).
 import { badInput, conflict } from './errors.ts';
 import { quoteInput } from './quote.ts';
 

@@ -1,4 +1,4 @@
-// Typed errors with stable kinds; the CLI maps kinds to exit codes in one place (DESIGN §2).
+// Typed errors with stable kinds; the CLI maps kinds to exit codes in one place (docs/house-rules.md, "Exit codes").
 
 export type ErrorKind = 'unexpected' | 'bad-input' | 'conflict' | 'not-found' | 'not-allowed';
 

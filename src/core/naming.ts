@@ -1,4 +1,4 @@
-// The one naming authority (DESIGN §1): every artifact name is derived here and nowhere else.
+// The one naming authority (docs/house-rules.md): every artifact name is derived here and nowhere else.
 import { badInput } from './errors.ts';
 import { quoteInput } from './quote.ts';
 

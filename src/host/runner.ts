@@ -1,4 +1,4 @@
-// The one command runner (DESIGN §3): argv arrays only, LC_ALL=C, timeouts, structured errors.
+// The one command runner (docs/architecture.md): argv arrays only, LC_ALL=C, timeouts, structured errors.
 import { spawn, type StdioOptions } from 'node:child_process';
 import { RaptorError } from '../core/errors.ts';
 

@@ -72,7 +72,7 @@ test('every field of the model appears in some golden file', () => {
   assert.ok(!all.includes('<graphics'));
 });
 
-test('the rules of DESIGN §1 are in the XML', () => {
+test('the house rules are in the XML', () => {
   const p = parseDomainXml(renderDomainXml(SAMPLES['alice-web']!));
   assert.equal(p.firmware?.secure, true);
   assert.equal(p.smm, true);

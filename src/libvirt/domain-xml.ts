@@ -1,4 +1,4 @@
-// Domain XML model: build and parse, one function per element, fixed element order (DESIGN §4).
+// Domain XML model: build and parse, one function per element, fixed element order (after virt-manager's virtinst).
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 import { RaptorError } from '../core/errors.ts';
 

@@ -1,5 +1,5 @@
 // Accounts and access: the service functions behind `raptor user …` and `raptor host init|check`
-// (DESIGN §1 "accounts" and "access"). Front ends call these; they never shell out themselves.
+// (docs/house-rules.md, "accounts" and "access"). Front ends call these; they never shell out themselves.
 import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { notAllowed, notFound, conflict, badInput, RaptorError } from '../core/errors.ts';
@@ -39,7 +39,7 @@ export const isNixos = (ctx: AccessContext): boolean => existsSync(hostPath(ctx,
 
 export const adminWho = (ctx: Context): string => `root or a member of ${ctx.config.access.admin_groups.join('/')}`;
 
-/** Admin-only commands call this first: root, or a member of an admin group (DESIGN §1). */
+/** Admin-only commands call this first: root, or a member of an admin group (docs/house-rules.md). */
 export async function requireAdmin(ctx: Context, what: string): Promise<void> {
   if (process.getuid?.() === 0) return;
   const mine = (await ctx.run(['id', '-Gn'], { timeoutMs: 30_000 })).stdout.trim().split(/\s+/);
@@ -128,7 +128,7 @@ function ordinaryAccount(acct: Account, ctx: AccessContext): void {
 const recordPath = (ctx: AccessContext): string => hostPath(ctx, ctx.config.access.accounts_file);
 
 /**
- * Make sure USER has an account in the user group with these keys (DESIGN §1 "accounts"):
+ * Make sure USER has an account in the user group with these keys (docs/house-rules.md, "accounts"):
  * creates what is missing, adds only keys not already there. An existing account outside the
  * group is a privilege change: refused (exit 5) unless `addExisting`. Validate keys
  * (readSshKeyArgs) before calling. Every refusal comes before the first change; with `dryRun`

@@ -1,6 +1,6 @@
 // THE PROOF (issue 5): real accounts, the real polkitd and libvirtd with the polkit access driver,
 // and the rules `raptor host init` installs. alice and bob are vm-users, carol is in wheel, dave in
-// no group; every cell runs as that user and is checked against DESIGN §1.
+// no group; every cell runs as that user and is checked against the house rules (docs/access.md).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -177,7 +177,7 @@ describe('access matrix: real users through polkitd and libvirtd', { timeout: 60
     rmSync(config, { force: true });
   });
 
-  test('every cell of user x action x own/other is what DESIGN §1 says', async () => {
+  test('every cell of user x action x own/other is what the house rules say', async () => {
     const cells: { user: User; dom: string; op: string; got: Verdict; want: Verdict; why: string }[] = [];
     const targets: [User, string][] = [
       ['alice', 'alice-a'],
