@@ -46,7 +46,11 @@ if ((!FORCE)) && is_current; then
   exit 0
 fi
 (($(id -u) == 0)) || die "building the Debian guest needs root (mmdebstrap, file ownership in the image)"
-exec 9>"$OUT.lock"
+# The lock lives in a directory only root can enter: anyone who can open a lock file can hold it.
+LOCKS="$(dirname "$OUT")/.locks"
+install -d -m 0700 -o root -g root "$LOCKS" 2>/dev/null || mkdir -p -m 0700 "$LOCKS"
+chmod 0700 "$LOCKS"
+exec 9>"$LOCKS/$(basename "$OUT").lock"
 flock 9
 if ((!FORCE)) && is_current; then
   log "cached (built by another run meanwhile): $OUT"

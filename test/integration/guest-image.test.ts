@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createConnection } from 'node:net';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -97,6 +97,16 @@ describe('guest image', { skip: process.getuid?.() !== 0 ? 'needs root (apt, qem
     assert.match(again.stderr, /cached/);
     assert.ok(again.ms < 5_000, `cached run took ${again.ms} ms`);
     assert.equal(statSync(image).mtimeMs, mtime, 'the cached run left the image alone');
+  });
+
+  test('the build lock is root-only: an ordinary user cannot open it to stall builds', () => {
+    const locks = join(IMAGE, '..', '.locks');
+    assert.equal(statSync(locks).mode & 0o7777, 0o700);
+    const lock = join(locks, `${basename(IMAGE)}.lock`);
+    assert.ok(existsSync(lock), `${lock} missing`);
+    const r = run(['runuser', '-u', 'nobody', '--', 'flock', '--nonblock', lock, 'true']);
+    assert.notEqual(r.code, 0, 'nobody could take the image build lock');
+    assert.match(r.stderr, /Permission denied/);
   });
 
   test('GPT with one EFI System Partition holding shim, grub, grub.cfg, kernel and initramfs', () => {
