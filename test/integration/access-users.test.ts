@@ -106,7 +106,8 @@ describe('accounts and host setup', { timeout: 300_000 }, () => {
     const erin = (list.json as { user: string; vms: string[] }[]).find((u) => u.user === 'erin');
     assert.deepEqual(erin?.vms, ['erin-x']);
     const text = await raptor(['user', 'list'], { config });
-    assert.match(text.stdout, /^erin\s+\d+\s+created\s+erin-x$/m);
+    // USER UID RAPTOR, then use against quota (VMS VCPUS MEMORY DISK), then the VM names
+    assert.match(text.stdout, /^erin\s+\d+\s+created\s+1\/-\s+1\/-\s+64 MiB\/-\s+\S+ B\/-\s+erin-x$/m);
 
     const snapshot = accountFiles();
     const refused = await raptor(['user', 'remove', 'erin'], { config });
