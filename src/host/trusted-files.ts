@@ -1,7 +1,7 @@
 // Files raptor creates, trusts or serializes on (lock, audit log, account record) must be out of
 // reach of non-admins: owned by the user raptor runs as (root), in a directory only that user can
 // change, on a path no one else can rename. One place decides what "out of reach" means.
-import { chmodSync, closeSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, constants, type Stats } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, constants, type Stats } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { notAllowed, RaptorError } from '../core/errors.ts';
 
@@ -76,13 +76,31 @@ export function ensureSafeDir(dir: string, mode: number, what: string): void {
   if (problems.length) throw refuse(what, problems);
 }
 
+/** Mode bits beyond `maxMode`, for a file or a directory. */
+function modeProblems(path: string, st: Stats, maxMode: number): PathProblem[] {
+  return (st.mode & 0o7777 & ~maxMode) !== 0 ? [{ path, problem: `has mode ${oct(st.mode)} (at most ${oct(maxMode)})`, fix: `chmod ${oct(maxMode)} ${path}` }] : [];
+}
+
+/**
+ * Everything wrong with one of raptor's paths as host check sees it (`st` from lstat, absent when
+ * missing): a directory by dirProblems and its mode; a file by its own problems and, unless
+ * another package owns the directory, the directory's.
+ */
+export function trustedPathProblems(path: string, st: Stats | undefined, opts: { maxMode: number; isDir?: boolean; dirIsOthers?: boolean }): PathProblem[] {
+  if (opts.isDir) return st ? [...dirProblems(path), ...modeProblems(path, st, opts.maxMode)] : [];
+  const dir = existsSync(dirname(path)) && !opts.dirIsOthers ? dirProblems(dirname(path)) : [];
+  if (!st) return dir;
+  if (st.isSymbolicLink()) return [...dir, { path, problem: 'is a symbolic link', fix: `replace ${path} by a file` }];
+  return [...dir, ...fileProblems(path, st, opts.maxMode)];
+}
+
 /** What is wrong with a file raptor keeps (wrong owner, modes beyond `maxMode`, links), or []. */
 export function fileProblems(path: string, st: Stats, maxMode: number): PathProblem[] {
   const out: PathProblem[] = [];
   const me = ownerUid();
   if (!st.isFile()) out.push({ path, problem: 'is not a regular file', fix: `remove ${path}` });
   if (st.uid !== me) out.push({ path, problem: `is owned by uid ${st.uid}, not ${me}`, fix: `chown ${me === 0 ? 'root:root' : me} ${path}` });
-  if ((st.mode & 0o7777 & ~maxMode) !== 0) out.push({ path, problem: `has mode ${oct(st.mode)} (at most ${oct(maxMode)})`, fix: `chmod ${oct(maxMode)} ${path}` });
+  out.push(...modeProblems(path, st, maxMode));
   if (st.nlink > 1) out.push({ path, problem: `has ${st.nlink} hard links: someone else may hold another name for it`, fix: `remove ${path} (raptor makes a new one)` });
   return out;
 }

@@ -8,7 +8,7 @@ import { actingUser, appendAudit } from '../host/audit.ts';
 import { Accounts, installAuthorizedKeys, type Account } from '../access/accounts.ts';
 import { readAccountRecord, recordedEntry, type AccountRecord, withEntry, withoutUser, writeAccountRecord } from '../access/account-record.ts';
 import { DEFAULT_UID_RANGE, isSystemUid, NOBODY_UID, parseLoginDefs, type UidRange } from '../access/login-defs.ts';
-import { describeFile, dirProblems, ensureSafeDir, fileProblems } from '../host/trusted-files.ts';
+import { describeFile, ensureSafeDir, trustedPathProblems } from '../host/trusted-files.ts';
 import { dropInPath, renderConfinementDropIn } from '../access/confinement.ts';
 import { daemonView, libvirtDaemons } from '../access/daemon-view.ts';
 import { AUDIT_MAX_MODE } from '../host/audit.ts';
@@ -693,11 +693,7 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
   // raptor's own files: no one but root may open, lock, replace or fill them
   for (const f of trustedFiles(ctx, opts.configPath)) {
     const d = describeFile(f.path);
-    const problems = f.isDir
-      ? d.st
-        ? [...dirProblems(f.path), ...((d.st.mode & 0o7777 & ~f.maxMode) !== 0 ? [{ path: f.path, problem: `has mode 0${(d.st.mode & 0o7777).toString(8)} (at most 0${f.maxMode.toString(8)})`, fix: `chmod 0${f.maxMode.toString(8)} ${f.path}` }] : [])]
-        : []
-      : [...(existsSync(dirname(f.path)) && !f.dirIsOthers ? dirProblems(dirname(f.path)) : []), ...(d.st && !d.st.isSymbolicLink() ? fileProblems(f.path, d.st, f.maxMode) : d.st ? [{ path: f.path, problem: 'is a symbolic link', fix: `replace ${f.path} by a file` }] : [])];
+    const problems = trustedPathProblems(f.path, d.st, f);
     add(
       `file ${f.what}`,
       problems.length === 0,
