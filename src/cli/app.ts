@@ -353,7 +353,7 @@ export function buildProgram(version: string): Command {
         return;
       }
       const name = await requireDomain(ctx, vmId);
-      await ctx.run(['virsh', '--connect', ctx.config.libvirt_uri, 'console', name], { interactive: true });
+      await ctx.hv.attachConsole(name);
     });
 
   registerDnsCommands(program);

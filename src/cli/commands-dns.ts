@@ -14,7 +14,7 @@ import { printJson, table } from './output.ts';
 /** The addressing of every managed VM with a network, from the domains on the host. */
 async function vmsForDns(ctx: Context): Promise<VmAddressing[]> {
   const out: VmAddressing[] = [];
-  for (const d of await observeDomains(ctx.virsh)) {
+  for (const d of await observeDomains(ctx.hv)) {
     const id = tryParseVmId(d.name);
     if (!id) continue;
     const a = vmAddressing(ctx.config, d.name, namesFor(ctx.config, id).fqdn, d.parsed.interfaces[0]?.bridge);
@@ -50,7 +50,7 @@ export function registerDnsCommands(program: Command): void {
       const ctx = ctxFor(cmd);
       const vm = parseVmId(id);
       const name = await requireDomain(ctx, vm);
-      const parsed = parseDomainXml(await ctx.virsh.dumpXml(name));
+      const parsed = parseDomainXml(await ctx.hv.dumpXml(name));
       const a = vmAddressing(ctx.config, name, namesFor(ctx.config, vm).fqdn, parsed.interfaces[0]?.bridge);
       const rows = a ? await showVmRecords(await dnsFor(ctx), ctx.config, a) : [];
       if (g(cmd).json) printJson(rows);

@@ -237,7 +237,7 @@ export function describeAccount(r: AccountResult): string[] {
 }
 
 export async function vmsOf(ctx: Context, user: string): Promise<string[]> {
-  return (await ctx.virsh.listAll())
+  return (await ctx.hv.list())
     .map((d) => d.name)
     .filter((n) => tryParseVmId(n)?.user === user)
     .sort();
@@ -319,7 +319,7 @@ export async function listUsers(ctx: Context): Promise<UserEntry[]> {
   const accounts = new Accounts(ctx.run);
   const group = await accounts.group(ctx.config.access.user_group);
   if (!group) return [];
-  const domains = (await ctx.virsh.listAll()).map((d) => d.name).sort();
+  const domains = (await ctx.hv.list()).map((d) => d.name).sort();
   // the record is root's: others list without it
   let record: AccountRecord = { version: 1, accounts: [] };
   if (process.geteuid?.() === 0) record = readAccountRecord(recordPath(ctx as AccessContext));
@@ -534,8 +534,7 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
 
   // libvirt
   try {
-    const v = await ctx.virsh.exec(['version', '--daemon']);
-    const daemon = /Running against daemon:\s*(.+)/.exec(v)?.[1]?.trim();
+    const { daemon } = await ctx.hv.version();
     add('libvirt reachable', true, `${cfg.libvirt_uri}${daemon ? ` (daemon ${daemon})` : ''}`, '');
   } catch (err) {
     add('libvirt reachable', false, errMessage(err), `start the libvirt daemon (systemctl start libvirtd, or virtqemud on a modular host) and check libvirt_uri (${cfg.libvirt_uri}) in the raptor config`);
@@ -629,7 +628,7 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
   const suggest = async (): Promise<string> => {
     if (loaders === undefined) {
       try {
-        const xml = await ctx.virsh.exec(['domcapabilities', '--virttype', cfg.domain_type, '--machine', cfg.machine]);
+        const xml = await ctx.hv.domainCapabilities(cfg.domain_type, cfg.machine);
         const loader = /<loader\b[^>]*>([\s\S]*?)<\/loader>/.exec(xml)?.[1] ?? '';
         loaders = [...loader.matchAll(/<value>([^<]+)<\/value>/g)].map((m) => m[1]!);
       } catch {
@@ -645,7 +644,7 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
 
   // LVM
   try {
-    const vg = await ctx.lvm.vg(cfg.storage.vg);
+    const vg = await ctx.volumes.vg(cfg.storage.vg);
     if (!vg) add(`volume group ${cfg.storage.vg}`, false, 'missing', `create it: vgcreate ${cfg.storage.vg} /dev/DEVICE (or set storage.vg in the raptor config)`);
     else {
       const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
