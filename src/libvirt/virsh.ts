@@ -275,11 +275,12 @@ export function libvirtErrorFromVirsh(err: unknown): unknown {
     .filter((l) => l.startsWith('error:'))
     .map((l) => l.replace(/^error:\s*/, ''));
   if (!lines.length) return err;
-  const reason = lines.find((l) => !VIRSH_GENERIC.test(l)) ?? lines[0]!;
+  const codeOf = (l: string) => MESSAGE_CODES.find(([re]) => re.test(l))?.[1];
+  // libvirt's own message is the line that names a code; virsh's context lines ("Failed to start
+  // domain X") come before it
+  const reason = lines.find((l) => codeOf(l) !== undefined) ?? lines.find((l) => !VIRSH_GENERIC.test(l)) ?? lines[0]!;
   // virsh looks a name up as id, UUID and name and drops libvirt's reason when all fail; one the
   // caller may not see fails the same way: for the caller, no such domain
   const lookupFailed = lines.some((l) => l.startsWith('failed to get domain'));
-  const codeOf = (l: string) => MESSAGE_CODES.find(([re]) => re.test(l))?.[1];
-  const code = lookupFailed ? VIR_ERR.NO_DOMAIN : (codeOf(reason) ?? lines.map(codeOf).find((c) => c !== undefined));
-  return new LibvirtError(code, reason, { cause: err });
+  return new LibvirtError(lookupFailed ? VIR_ERR.NO_DOMAIN : codeOf(reason), reason, { cause: err });
 }
