@@ -10,8 +10,6 @@ import type { DomainState, DomainSummary } from '../core/host-types.ts';
 import { CommandError, openCommandStream, type Runner, type StreamOpener } from '../host/runner.ts';
 import { isNoDomain, LibvirtError, VIR_ERR, type Hypervisor, type MetadataWhere, type XmlOptions } from './hypervisor.ts';
 
-export type { DomainState, DomainSummary } from '../core/host-types.ts';
-
 const SEP = '@@raptor-sep@@';
 const MARK = '@@raptor-inactive@@';
 

@@ -3,9 +3,6 @@ import type { FreePiece, LogicalVolume, UsedPiece, VolumeGroup } from '../core/h
 import type { Runner } from '../host/runner.ts';
 import type { Volumes } from './volumes.ts';
 
-export type { LogicalVolume, VolumeGroup } from '../core/host-types.ts';
-export { TAG_CREATING, TAG_WIPED } from '../core/host-types.ts';
-
 interface Report {
   report: { lv?: Record<string, string>[]; vg?: Record<string, string>[]; pvseg?: Record<string, string>[] }[];
 }
