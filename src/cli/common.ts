@@ -1,5 +1,5 @@
 // What every command module shares: global options, config loading, the service context.
-import type { Command } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { defaultConfig, parseConfigText, type Config } from '../core/config.ts';
 import { MAX_CONFIG_FILE_BYTES, readBoundedText } from '../host/files.ts';
@@ -23,3 +23,11 @@ export function loadConfig(explicit?: string): Config {
 export const g = (cmd: Command): GlobalOpts => cmd.optsWithGlobals() as GlobalOpts;
 
 export const ctxFor = (cmd: Command): Context => createContext(loadConfig(g(cmd).config), process.argv.slice(2).join(' '));
+
+/** Exit with a code but no error message (the output already said what is wrong). */
+export class QuietExit extends CommanderError {
+  constructor(code: number) {
+    // main() returns this code's exitCode without printing anything
+    super(code, 'commander.executeSubCommandAsync', '');
+  }
+}
