@@ -4,13 +4,23 @@ import { EXIT_CODES, RaptorError } from '../core/errors.ts';
 import { escapeControls } from '../core/quote.ts';
 import { registerImageCommands } from './commands-images.ts';
 import { printJson } from './output.ts';
-import { registerAccessCommands } from './commands-access.ts';
+import { registerHostCommands } from './commands-host.ts';
+import { registerUserCommands } from './commands-user.ts';
+import { ctxFor, resolveProcessActor } from './common.ts';
+import { isRaptorAction } from '../access/permissions.ts';
+import { authorize } from '../service/authorize.ts';
 import { registerConfigCommands } from './commands-config.ts';
 import { registerDnsCommands } from './commands-dns.ts';
 import { registerLabCommands } from './commands-lab.ts';
 import { registerAdoptCommands } from './commands-adopt.ts';
 import { registerRenderCommands } from './commands-render.ts';
 import { registerVmCommands } from './commands-vm.ts';
+
+const commandPath = (cmd: Command): string => {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+};
 
 export function buildProgram(version: string): Command {
   const program = new Command('raptor')
@@ -22,13 +32,20 @@ export function buildProgram(version: string): Command {
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({ outputError: () => {} });
+  // the actor is found once; raptor's own actions are refused before any input is read (the service judges them again)
+  program.hook('preAction', async (_program, action) => {
+    await resolveProcessActor();
+    const path = commandPath(action);
+    if (isRaptorAction(path)) authorize(ctxFor(action), path);
+  });
 
   registerConfigCommands(program);
   registerVmCommands(program);
   registerDnsCommands(program);
   registerAdoptCommands(program);
   registerRenderCommands(program);
-  registerAccessCommands(program);
+  registerUserCommands(program);
+  registerHostCommands(program);
   registerImageCommands(program);
   registerLabCommands(program);
   return program;

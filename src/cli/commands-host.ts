@@ -1,7 +1,7 @@
 // `raptor host init|check`: the access rules and dependencies of the host.
 import type { Command } from 'commander';
 import { hostCheck, hostInit, type CheckLine } from '../service/access.ts';
-import { ctxFor, g, QuietExit } from './common.ts';
+import { configPath, ctxFor, g, QuietExit } from './common.ts';
 import { printJson } from './output.ts';
 
 const out = (s: string): void => {
@@ -46,8 +46,9 @@ export function registerHostCommands(program: Command): void {
     .command('check')
     .description('check every rule and dependency; exit 1 when something is wrong')
     .action(async (_o, cmd: Command) => {
-      const configPath = g(cmd).config ?? process.env.RAPTOR_CONFIG;
-      const lines = await hostCheck(ctxFor(cmd), configPath ? { configPath } : {});
+      // the same lookup loadConfig uses, /etc/raptor/raptor.toml included
+      const path = configPath(g(cmd).config);
+      const lines = await hostCheck(ctxFor(cmd), path !== undefined ? { configPath: path } : {});
       if (g(cmd).json) printJson(lines);
       else printChecks(lines);
       if (lines.some((l) => !l.ok)) throw new QuietExit(1);

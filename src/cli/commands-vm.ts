@@ -9,6 +9,7 @@ import { formatCpuList } from '../core/cpus.ts';
 import { stepCommands, stepTitle, type Step } from '../plan/steps.ts';
 import type { CreatePlan, DestroyPlan } from '../plan/planner.ts';
 import {
+  attachConsole,
   createVm,
   destroyVm,
   readConsoleLog,
@@ -324,8 +325,7 @@ export function registerVmCommands(program: Command): void {
         else process.stdout.write(text);
         return;
       }
-      const name = await requireDomain(ctx, vmId);
-      await ctx.run(['virsh', '--connect', ctx.config.libvirt_uri, 'console', name], { interactive: true });
+      await attachConsole(ctx, vmId);
     });
 }
 

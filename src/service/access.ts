@@ -4,7 +4,7 @@ import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, r
 import { dirname, join, basename } from 'node:path';
 import { notAllowed, notFound, conflict, badInput, RaptorError } from '../core/errors.ts';
 import { tryParseVmId, validateUser } from '../core/naming.ts';
-import { actingUser, appendAudit } from '../host/audit.ts';
+import { appendAudit } from '../host/audit.ts';
 import { Accounts, installAuthorizedKeys, type Account } from '../access/accounts.ts';
 import { readAccountRecord, recordedEntry, type AccountRecord, withEntry, withoutUser, writeAccountRecord } from '../access/account-record.ts';
 import { DEFAULT_UID_RANGE, isSystemUid, NOBODY_UID, parseLoginDefs, type UidRange } from '../access/login-defs.ts';
@@ -19,6 +19,7 @@ import { renderPolkitRules } from '../access/polkit-rules.ts';
 import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KEY_TYPES, uniqueKeys, type SshPublicKey } from '../access/ssh-keys.ts';
 import { checkZones, openDns } from '../dns/service.ts';
 import { withHostLock, type Context } from './vm.ts';
+import { authorize } from './authorize.ts';
 import { domainCheckLines } from './adopt.ts';
 import { processStartMs } from '../host/process-start.ts';
 import { quoteInput } from '../core/quote.ts';
@@ -37,27 +38,14 @@ const DECLARATIVE_WHY = 'users.mutableUsers = false (access.declarative_users)';
 /** NixOS declares accounts, groups, polkit rules and libvirtd.conf; raptor then prints, not writes. */
 export const isNixos = (ctx: AccessContext): boolean => existsSync(hostPath(ctx, '/etc/NIXOS'));
 
-export const adminWho = (ctx: Context): string => `root or a member of ${ctx.config.access.admin_groups.join('/')}`;
-
-/** Admin-only commands call this first: root, or a member of an admin group (docs/house-rules.md). */
-export async function requireAdmin(ctx: Context, what: string): Promise<void> {
-  if (process.getuid?.() === 0) return;
-  const mine = (await ctx.run(['id', '-Gn'], { timeoutMs: 30_000 })).stdout.trim().split(/\s+/);
-  if (ctx.config.access.admin_groups.some((g) => mine.includes(g))) {
-    // an admin, but these commands change LVM volumes, accounts and system files: root's work
-    throw notAllowed(`${what} changes volumes, accounts and system files: run it as root (sudo ${what})`);
-  }
-  throw notAllowed(`${what} needs an admin (${adminWho(ctx)}); vm-users may only list, show, start, stop, reboot and open the console of their own VMs`);
-}
-
 function withLockAndAudit<T>(ctx: Context, what: string, fn: () => Promise<T>, summary: (r: T) => string[]): Promise<T> {
   return withHostLock(ctx, undefined, async () => {
     try {
       const r = await fn();
-      appendAudit(ctx.config.audit_log, { command: ctx.commandLine, plan: [what, ...summary(r)], result: 'ok' });
+      appendAudit(ctx.config.audit_log, ctx.actor, { command: ctx.commandLine, plan: [what, ...summary(r)], result: 'ok' });
       return r;
     } catch (err) {
-      appendAudit(ctx.config.audit_log, { command: ctx.commandLine, plan: [what], result: 'failed', error: err instanceof Error ? err.message : String(err) });
+      appendAudit(ctx.config.audit_log, ctx.actor, { command: ctx.commandLine, plan: [what], result: 'failed', error: err instanceof Error ? err.message : String(err) });
       throw err;
     }
   });
@@ -183,7 +171,7 @@ export async function ensureAccount(ctx: AccessContext, user: string, keys: SshP
     if (!opts.dryRun) await accounts.createGroup(group);
     result.groupCreated = true;
   }
-  const by = actingUser();
+  const by = ctx.actor.user;
   const at = new Date().toISOString();
   if (!existing) {
     if (!opts.dryRun) {
@@ -220,6 +208,7 @@ export async function ensureAccount(ctx: AccessContext, user: string, keys: SshP
 /** `raptor user add`: ensureAccount under the host lock, audited. */
 export async function addUser(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean; addExisting?: boolean } = {}): Promise<AccountResult> {
   validateUser(user);
+  authorize(ctx, 'user add');
   if (opts.dryRun || isNixos(ctx) || ctx.config.access.declarative_users) return ensureAccount(ctx, user, keys, opts);
   return withLockAndAudit(ctx, `user add ${user}`, () => ensureAccount(ctx, user, keys, { addExisting: Boolean(opts.addExisting) }), (r) => describeAccount(r));
 }
@@ -255,6 +244,7 @@ export interface RemoveResult {
 /** `raptor user remove`: refuses while the user owns VMs (exit 3); home kept unless purge. */
 export async function removeUser(ctx: AccessContext, user: string, opts: { purge?: boolean; dryRun?: boolean } = {}): Promise<RemoveResult> {
   validateUser(user);
+  authorize(ctx, 'user remove');
   const purge = Boolean(opts.purge);
   const check = async (): Promise<Account> => {
     const accounts = new Accounts(ctx.run);
@@ -392,6 +382,7 @@ export interface InitResult {
 
 /** `raptor host init`: polkit rules, access_drivers in libvirt's daemon configs, the user group. Idempotent. */
 export async function hostInit(ctx: AccessContext, opts: { dryRun?: boolean; restart?: boolean } = {}): Promise<InitResult> {
+  authorize(ctx, 'host init');
   const access = ctx.config.access;
   const rules = renderPolkitRules(access);
   if (isNixos(ctx)) {
@@ -524,7 +515,7 @@ function libvirtSockets(ctx: AccessContext): string[] {
 const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** What each group of host checks reads: the context and the one way to add a line. */
-interface CheckEnv {
+export interface CheckEnv {
   ctx: AccessContext;
   cfg: AccessContext['config'];
   access: AccessContext['config']['access'];
@@ -745,7 +736,7 @@ async function checkConfinement({ add, nixos }: CheckEnv): Promise<void> {
 }
 
 // the config itself: vm-users read it for their own view
-async function checkConfigReadable({ access, add, opts }: CheckEnv): Promise<void> {
+export async function checkConfigReadable({ access, add, opts }: CheckEnv): Promise<void> {
   if (opts.configPath) {
     let mode: number | undefined;
     try {
@@ -756,7 +747,6 @@ async function checkConfigReadable({ access, add, opts }: CheckEnv): Promise<voi
     const ok = mode !== undefined && (mode & 0o004) !== 0;
     add('config readable', ok, `${opts.configPath}${mode !== undefined ? ` mode 0${mode.toString(8)}` : ' missing'}${ok ? '' : `: ${access.user_group} cannot run raptor vm list`}`, `chmod 0644 ${opts.configPath} (it holds no secrets; the TSIG key lives in its own file)`);
   }
-  // every domain against the house rules, so hand edits that drift show up
 }
 
 const HOST_CHECKS = [
