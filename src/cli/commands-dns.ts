@@ -4,6 +4,7 @@ import { parseVmId } from '../core/naming.ts';
 import { showVmDns, syncVmDns } from '../service/dns.ts';
 import { ctxFor, g } from './common.ts';
 import { printJson, table } from './output.ts';
+import { DnsSyncRequest, parseRequest } from '../service/schemas.ts';
 
 export function registerDnsCommands(program: Command): void {
   const dns = program.command('dns').description('DNS records of the VMs (RFC 2136 with TSIG)');
@@ -12,7 +13,7 @@ export function registerDnsCommands(program: Command): void {
     .description("make the zone's raptor records match the VMs (missing, stale, wrong address)")
     .option('--dry-run', 'print the difference, change nothing')
     .action(async (o: { dryRun?: boolean }, cmd: Command) => {
-      const r = await syncVmDns(ctxFor(cmd), { dryRun: Boolean(o.dryRun) });
+      const r = await syncVmDns(ctxFor(cmd), parseRequest(DnsSyncRequest, { dryRun: Boolean(o.dryRun) }));
       if (g(cmd).json) printJson({ dryRun: r.dryRun, changes: r.changes });
       else if (r.changes.length === 0) process.stdout.write('DNS matches the VMs: nothing to do\n');
       else process.stdout.write(`${r.dryRun ? 'would repair' : 'repaired'}:\n${r.changes.map((l) => `  ${l}`).join('\n')}\n`);

@@ -7,6 +7,7 @@ import { ctxFor, g, QuietExit } from './common.ts';
 import { usageOf } from '../service/lab.ts';
 import { formatSize } from '../core/size.ts';
 import { printJson, table } from './output.ts';
+import { parseRequest, UserAddRequest, UserRemoveRequest } from '../service/schemas.ts';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 const out = (s: string): void => {
@@ -23,9 +24,10 @@ export function registerUserCommands(program: Command): void {
     .option('--add-existing', 'USER is an existing account outside the user group: add it (a privilege change: it may then use libvirt); user remove still keeps the account')
     .option('--dry-run', 'say what would change, change nothing')
     .action(async (name: string, o: { sshKey: string[]; dryRun?: boolean; addExisting?: boolean }, cmd: Command) => {
-      validateUser(name);
-      const keys = readSshKeyArgs(o.sshKey);
-      const r = await addUser(ctxFor(cmd), name, keys, { dryRun: Boolean(o.dryRun), addExisting: Boolean(o.addExisting) });
+      const req = parseRequest(UserAddRequest, { user: name, sshKeys: o.sshKey, addExisting: Boolean(o.addExisting), dryRun: Boolean(o.dryRun) });
+      validateUser(req.user);
+      const keys = readSshKeyArgs(req.sshKeys);
+      const r = await addUser(ctxFor(cmd), req.user, keys, { dryRun: req.dryRun, addExisting: req.addExisting });
       if (g(cmd).json) {
         printJson({
           user: r.user,
@@ -60,7 +62,8 @@ export function registerUserCommands(program: Command): void {
     .option('--purge', 'remove the home directory too')
     .option('--dry-run', 'check, change nothing')
     .action(async (name: string, o: { purge?: boolean; dryRun?: boolean }, cmd: Command) => {
-      const r = await removeUser(ctxFor(cmd), name, { purge: Boolean(o.purge), dryRun: Boolean(o.dryRun) });
+      const req = parseRequest(UserRemoveRequest, { user: name, purge: Boolean(o.purge), dryRun: Boolean(o.dryRun) });
+      const r = await removeUser(ctxFor(cmd), req.user, { purge: req.purge, dryRun: req.dryRun });
       if (g(cmd).json) printJson(r.refused ? { ...r, error: { code: 'not-allowed', exitCode: EXIT_CODES['not-allowed'], message: r.refused } } : r);
       else if (r.nixos) out(r.nixos);
       if (r.refused && g(cmd).json) throw new QuietExit(EXIT_CODES['not-allowed']);

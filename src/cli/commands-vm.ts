@@ -27,6 +27,7 @@ import {
 } from '../service/vm.ts';
 import { cloudInitFor, readUserDataFile, resolveImage, resolveSizes } from '../service/images.ts';
 import { printJson, table, wipeProgressReporter } from './output.ts';
+import { parseRequest, PowerRequest, type PowerResult } from '../service/schemas.ts';
 import { ctxFor, g } from './common.ts';
 import { expiresCell } from './commands-lab.ts';
 import { expiryWarning, isExpired, parseExpiry } from '../core/expiry.ts';
@@ -303,11 +304,13 @@ export function registerVmCommands(program: Command): void {
       .argument('<USER-NAME>')
       .option('--force', verb === 'start' ? 'no effect' : 'power off / reset instead of asking the guest')
       .action(async (id: string, o: { force?: boolean }, cmd: Command) => {
-        const vmId = parseVmId(id);
+        const req = parseRequest(PowerRequest, { id, verb, force: Boolean(o.force) });
+        const vmId = parseVmId(req.id);
         const ctx = ctxFor(cmd);
-        const result = verb === 'start' ? await startVm(ctx, vmId) : verb === 'stop' ? await stopVm(ctx, vmId, Boolean(o.force)) : await rebootVm(ctx, vmId, Boolean(o.force));
-        if (g(cmd).json) printJson({ vm: domainName(vmId), result });
-        else process.stdout.write(`${domainName(vmId)}: ${result}\n`);
+        const result = req.verb === 'start' ? await startVm(ctx, vmId) : req.verb === 'stop' ? await stopVm(ctx, vmId, req.force) : await rebootVm(ctx, vmId, req.force);
+        const out: PowerResult = { vm: domainName(vmId), result };
+        if (g(cmd).json) printJson(out);
+        else process.stdout.write(`${out.vm}: ${out.result}\n`);
       });
   }
 
