@@ -42,7 +42,7 @@ function fakeRoot(nixos: boolean): string {
 
 function ctxWith(rootDir: string, run: Runner): AccessContext {
   const config = resolveConfig({});
-  return { ...createContext(config, 'test', run), rootDir };
+  return { ...createContext(config, 'test', { user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' }, run), rootDir };
 }
 
 const CHANGING = new Set(['useradd', 'usermod', 'userdel', 'groupadd', 'systemctl']);

@@ -64,7 +64,9 @@ function world(opts: { bridges?: string[]; vgBytes?: number } = {}): World {
     if (argv[0] !== 'flock') throw new Error(`unexpected command in a fake world: ${argv.join(' ')}`);
     return runCommand(argv, o);
   };
-  const ctx = createContext(config, 'raptor vm test', run, { hv, volumes, devices });
+    // an admin acting as the process itself: reads go to the context's (fake) hypervisor, not through setpriv
+  const actor = { user: 'admin', uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, groups: ['wheel'], via: 'cli' as const };
+  const ctx = createContext(config, 'raptor vm test', actor, run, { hv, volumes, devices, privileged: true });
   return { ctx, hv, volumes, zeroed, ran, dir, done: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

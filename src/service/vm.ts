@@ -1,7 +1,10 @@
 // VM service functions: the one place front ends (CLI now, HTTP later) call to act on VMs.
 import { randomUUID } from 'node:crypto';
+import { authorize } from './authorize.ts';
+import { actorHv } from './as-actor.ts';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import type { Actor } from '../core/actor.ts';
 import type { Config } from '../core/config.ts';
 import { notFound, RaptorError } from '../core/errors.ts';
 import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
@@ -35,23 +38,30 @@ export interface Context {
   volumes: Volumes;
   /** who holds a block device, and zeroing it */
   devices: BlockDevices;
+  /** whether this process may change the host (root; stand-in adapters can be changed by anyone) */
+  privileged: boolean;
   /** the command line as typed, for the audit log */
   commandLine: string;
+  /** who this call acts for: authorize() judges them, the audit log names them */
+  actor: Actor;
 }
 
 /** `host`: stand-ins for the host's adapters (unit tests); the real ones otherwise. */
 export function createContext(
   config: Config,
   commandLine: string,
+  actor: Actor,
   run: Runner = runCommand,
-  host: { hv?: Hypervisor; volumes?: Volumes; devices?: BlockDevices } = {},
+  host: { hv?: Hypervisor; volumes?: Volumes; devices?: BlockDevices; privileged?: boolean } = {},
 ): Context {
   return {
+    actor,
     config,
     run,
     hv: withRaptorErrors(host.hv ?? new Virsh(run, config.libvirt_uri)),
     volumes: host.volumes ?? new Lvm(run, config.storage.lvm_command),
     devices: host.devices ?? hostBlockDevices,
+    privileged: host.privileged ?? process.getuid?.() === 0,
     commandLine,
   };
 }
@@ -101,12 +111,13 @@ export interface ApplyOutcome<P> {
 export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string };
 
 export async function planVmCreate(ctx: Context, req: NewVmRequest): Promise<CreatePlan> {
+  authorize(ctx, 'vm create', domainName(req.vm));
   const host = await observeHost(ctx.config, ctx.hv, ctx.volumes);
   return planCreate(ctx.config, { ...req, uuid: req.uuid ?? randomUUID() }, host, new Date());
 }
 
 function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undone', error?: unknown, extra: Record<string, unknown> = {}): void {
-  appendAudit(ctx.config.audit_log, {
+  appendAudit(ctx.config.audit_log, ctx.actor, {
     ...extra,
     command: ctx.commandLine,
     plan: steps.map(stepTitle),
@@ -156,6 +167,7 @@ export async function createVm(
   req: NewVmRequest,
   opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void; onImageProgress?: (chunk: string) => void } = {},
 ): Promise<ApplyOutcome<CreatePlan>> {
+  authorize(ctx, 'vm create', domainName(req.vm));
   return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmCreate(ctx, req);
     await precheckDns(ctx, plan);
@@ -167,6 +179,7 @@ export async function createVm(
 }
 
 export async function planVmDestroy(ctx: Context, vm: VmId): Promise<DestroyPlan> {
+  authorize(ctx, 'vm destroy', domainName(vm));
   const names = namesFor(ctx.config, vm);
   const observe = async () => {
     const host = await observeHost(ctx.config, ctx.hv, ctx.volumes);
@@ -201,6 +214,7 @@ export async function destroyVm(
     wipe: { offload: boolean; verify: 'sample' | 'full'; stepBytes: number; onProgress?: (p: WipeProgress) => void };
   },
 ): Promise<ApplyOutcome<DestroyPlan>> {
+  authorize(ctx, 'vm destroy', domainName(vm));
   return withHostLock(ctx, opts.onWait, async () => {
     // every refusal (held volume, another domain's disk) comes from the planner, before any change
     const plan = await planVmDestroy(ctx, vm);
@@ -290,7 +304,7 @@ export function vmInfo(config: Config, d: ObservedDomain, sizeOf: (path: string)
 }
 
 export async function listVms(ctx: Context, user?: string): Promise<VmInfo[]> {
-  const domains = await observeDomains(ctx.hv);
+  const domains = await observeDomains(actorHv(ctx));
   return domains
     .map((d) => vmInfo(ctx.config, d))
     .filter((v) => user === undefined || v.user === user)
@@ -299,33 +313,39 @@ export async function listVms(ctx: Context, user?: string): Promise<VmInfo[]> {
 
 export async function showVm(ctx: Context, vm: VmId): Promise<VmInfo> {
   const name = domainName(vm);
-  const state = await ctx.hv.state(name);
+  const state = await actorHv(ctx).state(name);
   if (state === undefined) throw notFound(`VM ${name} not found`);
-  return vmInfo(ctx.config, { name, state, parsed: parseDomainXml(await ctx.hv.dumpXml(name)) });
+  return vmInfo(ctx.config, { name, state, parsed: parseDomainXml(await actorHv(ctx).dumpXml(name)) });
 }
 
 export async function requireDomain(ctx: Context, vm: VmId): Promise<string> {
   const name = domainName(vm);
-  if ((await ctx.hv.state(name)) === undefined) throw notFound(`VM ${name} not found`);
+  if ((await actorHv(ctx).state(name)) === undefined) throw notFound(`VM ${name} not found`);
   return name;
+}
+
+/** Attach this terminal to the VM's console, as the actor (libvirt's open-device permission decides). */
+export async function attachConsole(ctx: Context, vm: VmId): Promise<void> {
+  const name = await requireDomain(ctx, vm);
+  await actorHv(ctx).attachConsole(name);
 }
 
 export async function startVm(ctx: Context, vm: VmId): Promise<'started' | 'already running'> {
   const name = await requireDomain(ctx, vm);
-  if ((await ctx.hv.state(name)) === 'running') return 'already running';
-  await ctx.hv.start(name);
+  if ((await actorHv(ctx).state(name)) === 'running') return 'already running';
+  await actorHv(ctx).start(name);
   return 'started';
 }
 
 export async function stopVm(ctx: Context, vm: VmId, force: boolean): Promise<'stopped' | 'already stopped' | 'forced off'> {
   const name = await requireDomain(ctx, vm);
-  if ((await ctx.hv.state(name)) === 'shut off') return 'already stopped';
+  if ((await actorHv(ctx).state(name)) === 'shut off') return 'already stopped';
   if (force) {
-    await ctx.hv.destroy(name);
+    await actorHv(ctx).destroy(name);
     return 'forced off';
   }
-  await ctx.hv.shutdown(name);
-  if (!(await waitForShutOff(ctx.hv, name, ctx.config.shutdown_timeout_s * 1000))) {
+  await actorHv(ctx).shutdown(name);
+  if (!(await waitForShutOff(actorHv(ctx), name, ctx.config.shutdown_timeout_s * 1000))) {
     throw new RaptorError('unexpected', `VM ${name} did not shut down within ${ctx.config.shutdown_timeout_s} s (use --force to power it off)`);
   }
   return 'stopped';
@@ -333,12 +353,12 @@ export async function stopVm(ctx: Context, vm: VmId, force: boolean): Promise<'s
 
 export async function rebootVm(ctx: Context, vm: VmId, force: boolean): Promise<'rebooted' | 'reset'> {
   const name = await requireDomain(ctx, vm);
-  if ((await ctx.hv.state(name)) !== 'running') throw new RaptorError('conflict', `VM ${name} is not running`);
+  if ((await actorHv(ctx).state(name)) !== 'running') throw new RaptorError('conflict', `VM ${name} is not running`);
   if (force) {
-    await ctx.hv.reset(name);
+    await actorHv(ctx).reset(name);
     return 'reset';
   }
-  await ctx.hv.reboot(name);
+  await actorHv(ctx).reboot(name);
   return 'rebooted';
 }
 
