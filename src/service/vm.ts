@@ -1,7 +1,8 @@
 // VM service functions: the one place front ends (CLI now, HTTP later) call to act on VMs.
 import { randomUUID } from 'node:crypto';
 import { authorize } from './authorize.ts';
-import { actorRun, actorVirsh } from './as-actor.ts';
+import { actorRun, actorVirsh, actsForAnother } from './as-actor.ts';
+import { roleOf } from '../access/permissions.ts';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Actor } from '../core/actor.ts';
@@ -370,6 +371,8 @@ export function consoleLogPath(ctx: Context, vm: VmId): string {
 
 export function readConsoleLog(ctx: Context, vm: VmId): string {
   const path = consoleLogPath(ctx, vm);
+  // a root process acting for a non-admin must not read for them what root alone may read
+  if (actsForAnother(ctx) && roleOf(ctx.actor, ctx.config.access) !== 'admin') throw new RaptorError('not-allowed', `the console log ${path} is readable by admins only`);
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {

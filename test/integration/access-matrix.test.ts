@@ -12,7 +12,7 @@ import { actorForUser } from '../../src/host/identity.ts';
 import { runCommand } from '../../src/host/runner.ts';
 import { createContext } from '../../src/service/vm.ts';
 import { actorRun } from '../../src/service/as-actor.ts';
-import { listVms, startVm, stopVm } from '../../src/service/vm.ts';
+import { listVms, readConsoleLog, startVm, stopVm } from '../../src/service/vm.ts';
 import { parseVmId } from '../../src/core/naming.ts';
 import { RaptorError } from '../../src/core/errors.ts';
 import type { Actor } from '../../src/core/actor.ts';
@@ -439,6 +439,8 @@ describe('access matrix: real users through polkitd and libvirtd', { timeout: 60
     assert.equal(await startVm(as(alice), parseVmId('alice-a')), 'started');
     assert.equal(domainState('alice-a'), 'running');
     assert.equal(await stopVm(as(alice), parseVmId('alice-a'), true), 'forced off');
+    // the console log is root's file: a root process does not read it for a vm-user
+    assert.throws(() => readConsoleLog(as(alice), parseVmId('alice-a')), (e: unknown) => e instanceof RaptorError && e.kind === 'not-allowed' && /readable by admins only/.test(e.message));
     // the commands for an actor really run with its uid, gid and supplementary groups (setpriv)
     // `id` as uid, gid and the set of groups (the kernel keeps supplementary groups sorted by number)
     const parseId = (out: string) => {
