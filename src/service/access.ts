@@ -20,6 +20,8 @@ import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KE
 import { checkZones, openDns } from '../dns/service.ts';
 import { withHostLock, type Context } from './vm.ts';
 import { authorize } from './authorize.ts';
+import { actorVirsh } from './as-actor.ts';
+import { roleOf } from '../access/permissions.ts';
 import { domainCheckLines } from './adopt.ts';
 import { processStartMs } from '../host/process-start.ts';
 import { quoteInput } from '../core/quote.ts';
@@ -309,10 +311,11 @@ export async function listUsers(ctx: Context): Promise<UserEntry[]> {
   const accounts = new Accounts(ctx.run);
   const group = await accounts.group(ctx.config.access.user_group);
   if (!group) return [];
-  const domains = (await ctx.virsh.listAll()).map((d) => d.name).sort();
+  // a read for the actor: libvirt shows them the domains they may see
+  const domains = (await actorVirsh(ctx).listAll()).map((d) => d.name).sort();
   // the record is root's: others list without it
   let record: AccountRecord = { version: 1, accounts: [] };
-  if (process.geteuid?.() === 0) record = readAccountRecord(recordPath(ctx as AccessContext));
+  if (process.geteuid?.() === 0 && roleOf(ctx.actor, ctx.config.access) === 'admin') record = readAccountRecord(recordPath(ctx as AccessContext));
   const out: UserEntry[] = [];
   for (const name of [...group.members].sort()) {
     const acct = await accounts.user(name);

@@ -29,7 +29,8 @@ export interface UserUsage {
  * process, so vm-users can run it; a volume without a domain is not seen here, the planners see it).
  */
 export async function usageOf(ctx: Context, users: string[]): Promise<Map<string, UserUsage>> {
-  const domains = await observeDomains(ctx.virsh);
+  // a read for the actor: libvirt shows them the domains they may see
+  const domains = await observeDomains(actorVirsh(ctx));
   const lvs = domains.flatMap((d) => {
     const info = vmLv(ctx.config, d.name);
     const size = info ? diskSizeOf(info.path) : null;
