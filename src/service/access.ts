@@ -20,7 +20,7 @@ import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KE
 import { checkZones, openDns } from '../dns/service.ts';
 import { withHostLock, type Context } from './vm.ts';
 import { authorize } from './authorize.ts';
-import { actorVirsh } from './as-actor.ts';
+import { actorHv } from './as-actor.ts';
 import { roleOf } from '../access/permissions.ts';
 import { domainCheckLines } from './adopt.ts';
 import { processStartMs } from '../host/process-start.ts';
@@ -228,7 +228,7 @@ export function describeAccount(r: AccountResult): string[] {
 }
 
 export async function vmsOf(ctx: Context, user: string): Promise<string[]> {
-  return (await ctx.virsh.listAll())
+  return (await ctx.hv.list())
     .map((d) => d.name)
     .filter((n) => tryParseVmId(n)?.user === user)
     .sort();
@@ -312,7 +312,7 @@ export async function listUsers(ctx: Context): Promise<UserEntry[]> {
   const group = await accounts.group(ctx.config.access.user_group);
   if (!group) return [];
   // a read for the actor: libvirt shows them the domains they may see
-  const domains = (await actorVirsh(ctx).listAll()).map((d) => d.name).sort();
+  const domains = (await actorHv(ctx).list()).map((d) => d.name).sort();
   // the record is root's: others list without it
   let record: AccountRecord = { version: 1, accounts: [] };
   if (process.geteuid?.() === 0 && roleOf(ctx.actor, ctx.config.access) === 'admin') record = readAccountRecord(recordPath(ctx as AccessContext));
@@ -531,8 +531,7 @@ export interface CheckEnv {
 // libvirt
 async function checkLibvirtReachable({ ctx, cfg, add }: CheckEnv): Promise<void> {
   try {
-    const v = await ctx.virsh.exec(['version', '--daemon']);
-    const daemon = /Running against daemon:\s*(.+)/.exec(v)?.[1]?.trim();
+    const { daemon } = await ctx.hv.version();
     add('libvirt reachable', true, `${cfg.libvirt_uri}${daemon ? ` (daemon ${daemon})` : ''}`, '');
   } catch (err) {
     add('libvirt reachable', false, errMessage(err), `start the libvirt daemon (systemctl start libvirtd, or virtqemud on a modular host) and check libvirt_uri (${cfg.libvirt_uri}) in the raptor config`);
@@ -636,7 +635,7 @@ async function checkFirmware({ ctx, cfg, add }: CheckEnv): Promise<void> {
   const suggest = async (): Promise<string> => {
     if (loaders === undefined) {
       try {
-        const xml = await ctx.virsh.exec(['domcapabilities', '--virttype', cfg.domain_type, '--machine', cfg.machine]);
+        const xml = await ctx.hv.domainCapabilities(cfg.domain_type, cfg.machine);
         const loader = /<loader\b[^>]*>([\s\S]*?)<\/loader>/.exec(xml)?.[1] ?? '';
         loaders = [...loader.matchAll(/<value>([^<]+)<\/value>/g)].map((m) => m[1]!);
       } catch {
@@ -654,7 +653,7 @@ async function checkFirmware({ ctx, cfg, add }: CheckEnv): Promise<void> {
 // LVM
 async function checkVolumeGroup({ ctx, cfg, add }: CheckEnv): Promise<void> {
   try {
-    const vg = await ctx.lvm.vg(cfg.storage.vg);
+    const vg = await ctx.volumes.vg(cfg.storage.vg);
     if (!vg) add(`volume group ${cfg.storage.vg}`, false, 'missing', `create it: vgcreate ${cfg.storage.vg} /dev/DEVICE (or set storage.vg in the raptor config)`);
     else {
       const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;

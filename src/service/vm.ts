@@ -1,7 +1,7 @@
 // VM service functions: the one place front ends (CLI now, HTTP later) call to act on VMs.
 import { randomUUID } from 'node:crypto';
 import { authorize } from './authorize.ts';
-import { actorRun, actorVirsh, actsForAnother } from './as-actor.ts';
+import { actorHv, actsForAnother } from './as-actor.ts';
 import { roleOf } from '../access/permissions.ts';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
@@ -10,8 +10,12 @@ import type { Config } from '../core/config.ts';
 import { notFound, RaptorError } from '../core/errors.ts';
 import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
 import { Virsh } from '../libvirt/virsh.ts';
+import type { Hypervisor } from '../libvirt/hypervisor.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import { Lvm } from '../storage/lvm.ts';
+import type { Volumes } from '../storage/volumes.ts';
+import { hostBlockDevices, type BlockDevices } from '../storage/devices.ts';
+import { withRaptorErrors } from './host-errors.ts';
 import { acquireHostLock } from '../host/lock.ts';
 import { appendAudit, prepareAuditLog } from '../host/audit.ts';
 import { runCommand, type Runner } from '../host/runner.ts';
@@ -22,7 +26,6 @@ import { namesFor, planCreate, planDestroy, type CreatePlan, type CreateRequest,
 import { stepTitle, type Step } from '../plan/steps.ts';
 import type { WipeProgress } from '../storage/wipe.ts';
 import { inspectImageFile } from '../storage/image.ts';
-import { findVolumeHolders } from '../storage/holders.ts';
 import { ensureSeedDir } from '../storage/seed.ts';
 import type { DnsTransport } from '../dns/client.ts';
 import { checkZones, observe as observeDns, openDns } from '../dns/service.ts';
@@ -31,21 +34,35 @@ import { planAdd, queriesForVm, vmRecords } from '../dns/records.ts';
 export interface Context {
   config: Config;
   run: Runner;
-  virsh: Virsh;
-  lvm: Lvm;
+  /** libvirt; its failures arrive as RaptorErrors with libvirt's error as the cause */
+  hv: Hypervisor;
+  volumes: Volumes;
+  /** who holds a block device, and zeroing it */
+  devices: BlockDevices;
+  /** whether this process may change the host (root; stand-in adapters can be changed by anyone) */
+  privileged: boolean;
   /** the command line as typed, for the audit log */
   commandLine: string;
   /** who this call acts for: authorize() judges them, the audit log names them */
   actor: Actor;
 }
 
-export function createContext(config: Config, commandLine: string, actor: Actor, run: Runner = runCommand): Context {
+/** `host`: stand-ins for the host's adapters (unit tests); the real ones otherwise. */
+export function createContext(
+  config: Config,
+  commandLine: string,
+  actor: Actor,
+  run: Runner = runCommand,
+  host: { hv?: Hypervisor; volumes?: Volumes; devices?: BlockDevices; privileged?: boolean } = {},
+): Context {
   return {
     actor,
     config,
     run,
-    virsh: new Virsh(run, config.libvirt_uri),
-    lvm: new Lvm(run, config.storage.lvm_command),
+    hv: withRaptorErrors(host.hv ?? new Virsh(run, config.libvirt_uri)),
+    volumes: host.volumes ?? new Lvm(run, config.storage.lvm_command),
+    devices: host.devices ?? hostBlockDevices,
+    privileged: host.privileged ?? process.getuid?.() === 0,
     commandLine,
   };
 }
@@ -96,7 +113,7 @@ export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string };
 
 export async function planVmCreate(ctx: Context, req: NewVmRequest): Promise<CreatePlan> {
   authorize(ctx, 'vm create', domainName(req.vm));
-  const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
+  const host = await observeHost(ctx.config, ctx.hv, ctx.volumes);
   return planCreate(ctx.config, { ...req, uuid: req.uuid ?? randomUUID() }, host, new Date());
 }
 
@@ -121,8 +138,9 @@ export async function runApply<P extends { steps: Step[] }>(
   const executors = hostExecutors({
     ...(deps.onImageProgress ? { onImageProgress: deps.onImageProgress } : {}),
     run: ctx.run,
-    virsh: ctx.virsh,
-    lvm: ctx.lvm,
+    hv: ctx.hv,
+    volumes: ctx.volumes,
+    devices: ctx.devices,
     wipe: deps.wipe ?? { stepBytes: 256 * 1024 * 1024, offload: true, verify: 'sample' },
     dns: () => dnsFor(ctx),
     config: ctx.config,
@@ -165,15 +183,15 @@ export async function planVmDestroy(ctx: Context, vm: VmId): Promise<DestroyPlan
   authorize(ctx, 'vm destroy', domainName(vm));
   const names = namesFor(ctx.config, vm);
   const observe = async () => {
-    const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
+    const host = await observeHost(ctx.config, ctx.hv, ctx.volumes);
     const domain = host.domains.find((d) => d.name === names.domain);
     const facts: DestroyFacts = {
       nvramExists: existsSync(names.nvram),
-      ...(domain ? { persistent: (await ctx.virsh.persistent(names.domain)) ?? false } : {}),
+      ...(domain ? { persistent: (await ctx.hv.persistent(names.domain)) ?? false } : {}),
     };
     // the holders are looked for after LVM and libvirt answered, so the own qemu is recognized
     const hasLv = host.lvs.some((l) => l.name === names.lv);
-    const use = hasLv ? findVolumeHolders(names.lvPath, { ownDomain: names.domain }) : undefined;
+    const use = hasLv ? ctx.devices.holders(names.lvPath, { ownDomain: names.domain }) : undefined;
     if (use) facts.volumeUse = use;
     if (hasLv && !use) facts.deviceMissing = true;
     return { host, facts, use };
@@ -287,7 +305,7 @@ export function vmInfo(config: Config, d: ObservedDomain, sizeOf: (path: string)
 }
 
 export async function listVms(ctx: Context, user?: string): Promise<VmInfo[]> {
-  const domains = await observeDomains(actorVirsh(ctx));
+  const domains = await observeDomains(actorHv(ctx));
   return domains
     .map((d) => vmInfo(ctx.config, d))
     .filter((v) => user === undefined || v.user === user)
@@ -296,39 +314,39 @@ export async function listVms(ctx: Context, user?: string): Promise<VmInfo[]> {
 
 export async function showVm(ctx: Context, vm: VmId): Promise<VmInfo> {
   const name = domainName(vm);
-  const state = await actorVirsh(ctx).state(name);
+  const state = await actorHv(ctx).state(name);
   if (state === undefined) throw notFound(`VM ${name} not found`);
-  return vmInfo(ctx.config, { name, state, parsed: parseDomainXml(await actorVirsh(ctx).dumpXml(name)) });
+  return vmInfo(ctx.config, { name, state, parsed: parseDomainXml(await actorHv(ctx).dumpXml(name)) });
 }
 
 export async function requireDomain(ctx: Context, vm: VmId): Promise<string> {
   const name = domainName(vm);
-  if ((await actorVirsh(ctx).state(name)) === undefined) throw notFound(`VM ${name} not found`);
+  if ((await actorHv(ctx).state(name)) === undefined) throw notFound(`VM ${name} not found`);
   return name;
 }
 
 /** Attach this terminal to the VM's console, as the actor (libvirt's open-device permission decides). */
 export async function attachConsole(ctx: Context, vm: VmId): Promise<void> {
   const name = await requireDomain(ctx, vm);
-  await actorRun(ctx)(['virsh', '--connect', ctx.config.libvirt_uri, 'console', name], { interactive: true });
+  await actorHv(ctx).attachConsole(name);
 }
 
 export async function startVm(ctx: Context, vm: VmId): Promise<'started' | 'already running'> {
   const name = await requireDomain(ctx, vm);
-  if ((await actorVirsh(ctx).state(name)) === 'running') return 'already running';
-  await actorVirsh(ctx).start(name);
+  if ((await actorHv(ctx).state(name)) === 'running') return 'already running';
+  await actorHv(ctx).start(name);
   return 'started';
 }
 
 export async function stopVm(ctx: Context, vm: VmId, force: boolean): Promise<'stopped' | 'already stopped' | 'forced off'> {
   const name = await requireDomain(ctx, vm);
-  if ((await actorVirsh(ctx).state(name)) === 'shut off') return 'already stopped';
+  if ((await actorHv(ctx).state(name)) === 'shut off') return 'already stopped';
   if (force) {
-    await actorVirsh(ctx).destroy(name);
+    await actorHv(ctx).destroy(name);
     return 'forced off';
   }
-  await actorVirsh(ctx).shutdown(name);
-  if (!(await waitForShutOff(actorVirsh(ctx), name, ctx.config.shutdown_timeout_s * 1000))) {
+  await actorHv(ctx).shutdown(name);
+  if (!(await waitForShutOff(actorHv(ctx), name, ctx.config.shutdown_timeout_s * 1000))) {
     throw new RaptorError('unexpected', `VM ${name} did not shut down within ${ctx.config.shutdown_timeout_s} s (use --force to power it off)`);
   }
   return 'stopped';
@@ -336,12 +354,12 @@ export async function stopVm(ctx: Context, vm: VmId, force: boolean): Promise<'s
 
 export async function rebootVm(ctx: Context, vm: VmId, force: boolean): Promise<'rebooted' | 'reset'> {
   const name = await requireDomain(ctx, vm);
-  if ((await actorVirsh(ctx).state(name)) !== 'running') throw new RaptorError('conflict', `VM ${name} is not running`);
+  if ((await actorHv(ctx).state(name)) !== 'running') throw new RaptorError('conflict', `VM ${name} is not running`);
   if (force) {
-    await actorVirsh(ctx).reset(name);
+    await actorHv(ctx).reset(name);
     return 'reset';
   }
-  await actorVirsh(ctx).reboot(name);
+  await actorHv(ctx).reboot(name);
   return 'rebooted';
 }
 
