@@ -9,7 +9,6 @@ export function resizeExecutors(d: Pick<ExecutorDeps, 'virsh' | 'lvm'>): Pick<Ex
   const { virsh, lvm } = d;
   return {
     'domain-setmem': {
-      isDone: async () => false,
       apply: async (s) => {
         await virsh.exec(['setmem', s.domain, `${s.memoryMiB}M`, '--live']);
       },
@@ -18,13 +17,11 @@ export function resizeExecutors(d: Pick<ExecutorDeps, 'virsh' | 'lvm'>): Pick<Ex
       },
     },
     'lv-extend': {
-      isDone: async (s) => ((await lvm.lv(s.vg, s.lv))?.sizeBytes ?? 0) >= s.toBytes,
       apply: (s) => lvm.resize(s.vg, s.lv, s.toBytes),
       // only reached when telling the guest failed, so no guest has seen (or written) the new space
       undo: (s) => lvm.resize(s.vg, s.lv, s.fromBytes, { shrink: true }),
     },
     'domain-blockresize': {
-      isDone: async () => false,
       apply: async (s) => {
         await virsh.exec(['blockresize', s.domain, s.target, '--size', `${s.sizeBytes}B`]);
       },
