@@ -18,6 +18,7 @@ import { nixosHostConfig, nixosInstructions, nixosUserConfig } from '../access/n
 import { renderPolkitRules } from '../access/polkit-rules.ts';
 import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KEY_TYPES, uniqueKeys, type SshPublicKey } from '../access/ssh-keys.ts';
 import { checkZones, openDns } from '../dns/service.ts';
+import { firmwareSuggestion, loaderPaths } from '../libvirt/domain-caps.ts';
 import { withHostLock, type Context } from './vm.ts';
 import { domainCheckLines } from './adopt.ts';
 import { processStartMs } from '../host/process-start.ts';
@@ -625,18 +626,14 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
   );
 
   // firmware
-  let loaders: string[] | undefined;
   const suggest = async (): Promise<string> => {
-    if (loaders === undefined) {
-      try {
-        const xml = await ctx.virsh.exec(['domcapabilities', '--virttype', cfg.domain_type, '--machine', cfg.machine]);
-        const loader = /<loader\b[^>]*>([\s\S]*?)<\/loader>/.exec(xml)?.[1] ?? '';
-        loaders = [...loader.matchAll(/<value>([^<]+)<\/value>/g)].map((m) => m[1]!);
-      } catch {
-        loaders = [];
-      }
+    let loaders: string[] | undefined;
+    try {
+      loaders = loaderPaths(await ctx.virsh.exec(['domcapabilities', '--virttype', cfg.domain_type, '--machine', cfg.machine]));
+    } catch {
+      loaders = undefined;
     }
-    return loaders.length ? `; virsh domcapabilities lists: ${loaders.join(', ')}` : '';
+    return firmwareSuggestion(loaders);
   };
   for (const [key, path] of [['firmware.code', cfg.firmware.code], ['firmware.vars', cfg.firmware.vars]] as const) {
     const ok = existsSync(hostPath(ctx, path));
