@@ -43,7 +43,7 @@ function fakeRoot(nixos: boolean): string {
 
 function ctxWith(rootDir: string, run: Runner): AccessContext {
   const config = resolveConfig({});
-  return { config, run, virsh: new Virsh(run, config.libvirt_uri), lvm: new Lvm(run, 'lvm'), commandLine: 'test', rootDir };
+  return { config, run, virsh: new Virsh(run, config.libvirt_uri), lvm: new Lvm(run, 'lvm'), commandLine: 'test', actor: { user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' }, rootDir };
 }
 
 const CHANGING = new Set(['useradd', 'usermod', 'userdel', 'groupadd', 'systemctl']);

@@ -11,7 +11,8 @@ test('the process-wide DNS client: a failed open is not kept, the next call open
   try {
     const keyFile = join(dir, 'tsig.key');
     const config = parseConfigText(`[dns]\nzone = "raptor.test"\nserver = "127.0.0.1"\nport = 5399\ntsig_key_file = "${keyFile}"`, 't');
-    const ctx = createContext(config, 'test', async () => {
+    const actor = { user: 'root', uid: 0, gid: 0, groups: [], via: 'cli' as const };
+    const ctx = createContext(config, 'test', actor, async () => {
       throw new Error('no process may run here');
     });
     // the key file is missing: the first open fails (not found)
