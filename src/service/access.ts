@@ -18,6 +18,7 @@ import { nixosHostConfig, nixosInstructions, nixosUserConfig } from '../access/n
 import { renderPolkitRules } from '../access/polkit-rules.ts';
 import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KEY_TYPES, uniqueKeys, type SshPublicKey } from '../access/ssh-keys.ts';
 import { checkZones, openDns } from '../dns/service.ts';
+import { firmwareSuggestion, loaderPaths } from '../libvirt/domain-caps.ts';
 import { withHostLock, type Context } from './vm.ts';
 import { authorize } from './authorize.ts';
 import { actorHv } from './as-actor.ts';
@@ -631,18 +632,14 @@ async function checkGroups({ ctx, access, add, nixos, nixFix }: CheckEnv): Promi
 
 // firmware
 async function checkFirmware({ ctx, cfg, add }: CheckEnv): Promise<void> {
-  let loaders: string[] | undefined;
   const suggest = async (): Promise<string> => {
-    if (loaders === undefined) {
-      try {
-        const xml = await ctx.hv.domainCapabilities(cfg.domain_type, cfg.machine);
-        const loader = /<loader\b[^>]*>([\s\S]*?)<\/loader>/.exec(xml)?.[1] ?? '';
-        loaders = [...loader.matchAll(/<value>([^<]+)<\/value>/g)].map((m) => m[1]!);
-      } catch {
-        loaders = [];
-      }
+    let loaders: string[] | undefined;
+    try {
+      loaders = loaderPaths(await ctx.hv.domainCapabilities(cfg.domain_type, cfg.machine));
+    } catch {
+      loaders = undefined;
     }
-    return loaders.length ? `; virsh domcapabilities lists: ${loaders.join(', ')}` : '';
+    return firmwareSuggestion(loaders);
   };
   for (const [key, path] of [['firmware.code', cfg.firmware.code], ['firmware.vars', cfg.firmware.vars]] as const) {
     const ok = existsSync(hostPath(ctx, path));
