@@ -9,6 +9,8 @@ import type { Runner } from '../host/runner.ts';
 import { ensureAccount, hostCheck, hostInit, removeUser, type AccessContext } from '../service/access.ts';
 import { Virsh } from '../libvirt/virsh.ts';
 import { Lvm } from '../storage/lvm.ts';
+import { ShadowAccounts } from './accounts.ts';
+import { NodeHostFiles } from '../host/host-files.ts';
 import { nixIndented, nixosHostConfig, nixosUserConfig } from './nixos.ts';
 import { renderPolkitRules } from './polkit-rules.ts';
 import { parsePublicKey } from './ssh-keys.ts';
@@ -43,7 +45,16 @@ function fakeRoot(nixos: boolean): string {
 
 function ctxWith(rootDir: string, run: Runner): AccessContext {
   const config = resolveConfig({});
-  return { config, run, virsh: new Virsh(run, config.libvirt_uri), lvm: new Lvm(run, 'lvm'), commandLine: 'test', rootDir };
+  return {
+    config,
+    run,
+    virsh: new Virsh(run, config.libvirt_uri),
+    lvm: new Lvm(run, 'lvm'),
+    accounts: new ShadowAccounts(run, join(rootDir, config.access.accounts_file)),
+    files: new NodeHostFiles(),
+    commandLine: 'test',
+    rootDir,
+  };
 }
 
 const CHANGING = new Set(['useradd', 'usermod', 'userdel', 'groupadd', 'systemctl']);

@@ -7,6 +7,8 @@ import { ctxFor, g } from './common.ts';
 import { usageOf } from '../service/lab.ts';
 import { formatSize } from '../core/size.ts';
 import { printJson, table } from './output.ts';
+import { planJson, printSteps } from './plan-output.ts';
+import type { Step } from '../plan/steps.ts';
 
 /**
  * Commands that change the host, so only an admin (root or an admin group) may run them; the
@@ -29,6 +31,13 @@ export class QuietExit extends CommanderError {
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** A dry run's plan, numbered, with why and the equivalent commands. */
+function printPlan(steps: Step[], uri: string): void {
+  if (steps.length === 0) return;
+  out('Plan (dry run, nothing changed):');
+  printSteps(steps, uri, out);
+}
 const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 };
@@ -61,7 +70,9 @@ export function registerAccessCommands(program: Command): void {
     .action(async (name: string, o: { sshKey: string[]; dryRun?: boolean; addExisting?: boolean }, cmd: Command) => {
       validateUser(name);
       const keys = readSshKeyArgs(o.sshKey);
-      const r = await addUser(ctxFor(cmd), name, keys, { dryRun: Boolean(o.dryRun), addExisting: Boolean(o.addExisting) });
+      const ctx = ctxFor(cmd);
+      const uri = ctx.config.libvirt_uri;
+      const r = await addUser(ctx, name, keys, { dryRun: Boolean(o.dryRun), addExisting: Boolean(o.addExisting) });
       if (g(cmd).json) {
         printJson({
           user: r.user,
@@ -74,6 +85,7 @@ export function registerAccessCommands(program: Command): void {
           keysPresent: r.keysPresent.map((k) => ({ type: k.type, fingerprint: k.fingerprint, comment: k.comment })),
           modesFixed: r.modesFixed,
           authorizedKeys: r.authorizedKeys,
+          plan: planJson({ steps: r.plan }, uri),
           ...(r.nixos ? { nixos: r.nixos } : {}),
           ...(r.refused ? { error: { code: 'not-allowed', exitCode: EXIT_CODES['not-allowed'], message: r.refused } } : {}),
         });
@@ -86,6 +98,7 @@ export function registerAccessCommands(program: Command): void {
         return;
       }
       for (const l of describeAccount(r)) out(l);
+      if (r.dryRun) printPlan(r.plan, uri);
       out(r.changed ? `${r.user}: ${r.dryRun ? 'dry run, nothing changed' : 'done'}` : `${r.user}: nothing to change`);
     });
 
@@ -96,13 +109,17 @@ export function registerAccessCommands(program: Command): void {
     .option('--purge', 'remove the home directory too')
     .option('--dry-run', 'check, change nothing')
     .action(async (name: string, o: { purge?: boolean; dryRun?: boolean }, cmd: Command) => {
-      const r = await removeUser(ctxFor(cmd), name, { purge: Boolean(o.purge), dryRun: Boolean(o.dryRun) });
+      const ctx = ctxFor(cmd);
+      const r0 = await removeUser(ctx, name, { purge: Boolean(o.purge), dryRun: Boolean(o.dryRun) });
+      const r = { ...r0, plan: planJson({ steps: r0.plan }, ctx.config.libvirt_uri) };
       if (g(cmd).json) printJson(r.refused ? { ...r, error: { code: 'not-allowed', exitCode: EXIT_CODES['not-allowed'], message: r.refused } } : r);
       else if (r.nixos) out(r.nixos);
       if (r.refused && g(cmd).json) throw new QuietExit(EXIT_CODES['not-allowed']);
       if (r.refused) throw notAllowed(r.refused);
-      else if (r.dryRun) out(`${name}: would be removed${o.purge ? ' with its home' : ' (home kept)'}; dry run, nothing changed`);
-      else out(`removed ${name}${r.homeRemoved ? ' and its home' : ' (home kept)'}`);
+      else if (r.dryRun) {
+        printPlan(r0.plan, ctx.config.libvirt_uri);
+        out(`${name}: would be removed${o.purge ? ' with its home' : ' (home kept)'}; dry run, nothing changed`);
+      } else out(`removed ${name}${r.homeRemoved ? ' and its home' : ' (home kept)'}`);
     });
 
   user
@@ -137,14 +154,20 @@ export function registerAccessCommands(program: Command): void {
     .option('--dry-run', 'say what would change, change nothing')
     .option('--restart', 'restart libvirt\'s daemon if its config changed')
     .action(async (o: { dryRun?: boolean; restart?: boolean }, cmd: Command) => {
-      const r = await hostInit(ctxFor(cmd), { dryRun: Boolean(o.dryRun), restart: Boolean(o.restart) });
+      const ctx = ctxFor(cmd);
+      const r = await hostInit(ctx, { dryRun: Boolean(o.dryRun), restart: Boolean(o.restart) });
       if (g(cmd).json || r.nixos) {
-        if (g(cmd).json) printJson(r);
+        if (g(cmd).json) printJson({ ...r, plan: planJson({ steps: r.plan }, ctx.config.libvirt_uri) });
         else out(r.nixos!);
         return;
       }
       const width = Math.max(...r.items.map((i) => i.item.length));
       for (const i of r.items) out(`${i.status.padEnd(12)}  ${i.item.padEnd(width)}  ${i.detail}`);
+      if (r.dryRun && r.plan.length) {
+        out('');
+        printPlan(r.plan, ctx.config.libvirt_uri);
+        out('');
+      }
       if (!r.changed) out('nothing changed: the host was already set up');
       else if (r.dryRun) out('dry run: nothing changed');
       if (r.restartNeeded) {

@@ -23,12 +23,22 @@ import { ensureSeedDir } from '../storage/seed.ts';
 import type { DnsTransport } from '../dns/client.ts';
 import { checkZones, observe as observeDns, openDns } from '../dns/service.ts';
 import { planAdd, queriesForVm, vmRecords } from '../dns/records.ts';
+import { ShadowAccounts, type Accounts } from '../access/accounts.ts';
+import { NodeHostFiles, type HostFiles } from '../host/host-files.ts';
+import type { SshPublicKey } from '../access/ssh-keys.ts';
+import { withInjectedFailure } from '../plan/failpoints.ts';
+import { withAccountSteps, type VmCreatePlan } from './vm-account.ts';
+import { planAccountChange } from './account-plan.ts';
 
 export interface Context {
   config: Config;
   run: Runner;
   virsh: Virsh;
   lvm: Lvm;
+  /** host accounts, groups, raptor's account record, users' authorized_keys */
+  accounts: Accounts;
+  /** the host's own files (polkit rules, libvirt daemon configs, login.defs) */
+  files: HostFiles;
   /** the command line as typed, for the audit log */
   commandLine: string;
 }
@@ -39,6 +49,8 @@ export function createContext(config: Config, commandLine: string, run: Runner =
     run,
     virsh: new Virsh(run, config.libvirt_uri),
     lvm: new Lvm(run, config.storage.lvm_command),
+    accounts: new ShadowAccounts(run, config.access.accounts_file),
+    files: new NodeHostFiles(),
     commandLine,
   };
 }
@@ -84,12 +96,15 @@ export interface ApplyOutcome<P> {
   reports: StepReport[];
 }
 
-/** A create request before its new domain has a UUID (the service picks one). */
-export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string };
+/** A create request before its new domain has a UUID (the service picks one); `account`: --ssh-key's host account. */
+export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string; account?: { keys: SshPublicKey[]; addExisting: boolean } };
 
-export async function planVmCreate(ctx: Context, req: NewVmRequest): Promise<CreatePlan> {
+export async function planVmCreate(ctx: Context, req: NewVmRequest, opts: { dryRun?: boolean } = { dryRun: true }): Promise<VmCreatePlan> {
+  // the account's refusals (system account, existing outside the group) come first, as they always did
+  const account = req.account ? await planAccountChange(ctx, req.vm.user, req.account.keys, { addExisting: req.account.addExisting, dryRun: Boolean(opts.dryRun) }) : undefined;
   const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
-  return planCreate(ctx.config, { ...req, uuid: req.uuid ?? randomUUID() }, host, new Date());
+  const plan = planCreate(ctx.config, { ...req, uuid: req.uuid ?? randomUUID() }, host, new Date());
+  return account ? withAccountSteps(plan, account) : plan;
 }
 
 function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undone', error?: unknown, extra: Record<string, unknown> = {}): void {
@@ -118,10 +133,12 @@ export async function runApply<P extends { steps: Step[] }>(
     wipe: deps.wipe ?? { stepBytes: 256 * 1024 * 1024, offload: true, verify: 'sample' },
     dns: () => dnsFor(ctx),
     config: ctx.config,
+    accounts: ctx.accounts,
+    files: ctx.files,
   });
   try {
     // plans are made under the host lock from a fresh observation: what is done is not in them
-    const reports = await applyPlan(plan.steps, executors, { checkDone: false, afterStep: failpoint, ...(onStep ? { onStep } : {}) });
+    const reports = await applyPlan(plan.steps, withInjectedFailure(executors), { checkDone: false, afterStep: failpoint, ...(onStep ? { onStep } : {}) });
     auditApply(ctx, plan.steps, 'ok', undefined, audit);
     return { plan, reports };
   } catch (err) {
@@ -141,9 +158,11 @@ export async function createVm(
   ctx: Context,
   req: NewVmRequest,
   opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void; onImageProgress?: (chunk: string) => void } = {},
-): Promise<ApplyOutcome<CreatePlan>> {
+): Promise<ApplyOutcome<VmCreatePlan>> {
   return withHostLock(ctx, opts.onWait, async () => {
-    const plan = await planVmCreate(ctx, req);
+    const plan = await planVmCreate(ctx, req, { dryRun: false });
+    // the account record is written by the account steps: its directory must be root's first
+    if (plan.account && !plan.account.result.nixos) await ctx.accounts.prepareRecord();
     await precheckDns(ctx, plan);
     // a seed directory others could write is refused before the first change, not halfway
     const seed = plan.steps.find((s) => s.kind === 'seed-write');
