@@ -112,11 +112,18 @@ export function registerAccessCommands(program: Command): void {
       const ctx = ctxFor(cmd);
       const r0 = await removeUser(ctx, name, { purge: Boolean(o.purge), dryRun: Boolean(o.dryRun) });
       const r = { ...r0, plan: planJson({ steps: r0.plan }, ctx.config.libvirt_uri) };
-      if (g(cmd).json) printJson(r.refused ? { ...r, error: { code: 'not-allowed', exitCode: EXIT_CODES['not-allowed'], message: r.refused } } : r);
-      else if (r.nixos) out(r.nixos);
-      if (r.refused && g(cmd).json) throw new QuietExit(EXIT_CODES['not-allowed']);
-      if (r.refused) throw notAllowed(r.refused);
-      else if (r.dryRun) {
+      if (g(cmd).json) {
+        printJson(r.refused ? { ...r, error: { code: 'not-allowed', exitCode: EXIT_CODES['not-allowed'], message: r.refused } } : r);
+        if (r.refused) throw new QuietExit(EXIT_CODES['not-allowed']);
+        return;
+      }
+      if (r.nixos) {
+        // NixOS: the account is the configuration's; raptor removed nothing
+        out(r.nixos);
+        if (r.refused) throw notAllowed(r.refused);
+        return;
+      }
+      if (r.dryRun) {
         printPlan(r0.plan, ctx.config.libvirt_uri);
         out(`${name}: would be removed${o.purge ? ' with its home' : ' (home kept)'}; dry run, nothing changed`);
       } else out(`removed ${name}${r.homeRemoved ? ' and its home' : ' (home kept)'}`);
