@@ -1,10 +1,10 @@
 // The host's own files as host init and host check need them (polkit rules, libvirt daemon
 // configs, login.defs): the narrow `HostFiles` interface and its real implementation over
 // node:fs. Reads are bounded and refuse what is not a regular file; writes replace atomically.
-import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { isRaptorError } from '../core/errors.ts';
-import { readBoundedText } from './files.ts';
+import { isRaptorError, RaptorError } from '../core/errors.ts';
+import { fileKind, readBoundedText } from './files.ts';
 
 /** Largest host file raptor reads for host init or check (a libvirtd.conf is ~20 KiB). */
 export const MAX_HOST_FILE_BYTES = 4 * 1024 * 1024;
@@ -23,8 +23,8 @@ export interface HostFiles {
   /** replace (or create) the file atomically: a temp file beside it, then rename */
   write(path: string, text: string, mode: number): Promise<void>;
   remove(path: string): Promise<void>;
-  /** lstat: undefined when missing */
-  stat(path: string): Promise<HostFileStat | undefined>;
+  /** stat (symbolic links followed unless noFollow: then lstat); undefined when missing */
+  stat(path: string, opts?: { noFollow?: boolean }): Promise<HostFileStat | undefined>;
   /** names in a directory, [] when it does not exist */
   list(dir: string): Promise<string[]>;
 }
@@ -33,6 +33,15 @@ const errCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoExcept
 
 export class NodeHostFiles implements HostFiles {
   async read(path: string, maxBytes = MAX_HOST_FILE_BYTES): Promise<string | undefined> {
+    let st;
+    try {
+      st = statSync(path);
+    } catch (err) {
+      if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return undefined;
+      // the errno stays on the error: host check shows it ("cannot read it: EACCES")
+      throw Object.assign(new RaptorError(errCode(err) === 'EACCES' ? 'not-allowed' : 'unexpected', `cannot read ${path}: ${errCode(err) ?? (err as Error).message}`), { code: errCode(err) });
+    }
+    if (!st.isFile()) throw new RaptorError('bad-input', `${path}: ${fileKind(st)}, not a regular file`);
     try {
       return readBoundedText(path, 'host file', maxBytes, { missing: 'not-found', denied: 'not-allowed' });
     } catch (err) {
@@ -58,9 +67,9 @@ export class NodeHostFiles implements HostFiles {
     rmSync(path, { force: true });
   }
 
-  async stat(path: string): Promise<HostFileStat | undefined> {
+  async stat(path: string, opts: { noFollow?: boolean } = {}): Promise<HostFileStat | undefined> {
     try {
-      const st = lstatSync(path);
+      const st = opts.noFollow ? lstatSync(path) : statSync(path);
       const kind = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'other';
       return { kind, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
     } catch (err) {

@@ -1,7 +1,7 @@
 // Accounts and access: the service functions behind `raptor user …` and `raptor host init|check`
 // (docs/access.md). Each change is a plan of steps (plan/account-steps.ts) made by a pure planner
 // from an observation under the host lock and run by the applier, which undoes it on failure.
-import { accessSync, constants, existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, statSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { notAllowed, notFound, badInput } from '../core/errors.ts';
 import { tryParseVmId, validateUser } from '../core/naming.ts';
@@ -186,14 +186,6 @@ export async function libvirtDaemonConfigs(ctx: AccessContext): Promise<string[]
   return out;
 }
 
-function readIfExists(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
 
 export interface InitResult {
   dryRun: boolean;
@@ -350,13 +342,13 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
   if (nixos) {
     // NixOS builds libvirt with sysconfdir /var/lib and copies the generated libvirtd.conf there
     const nixConf = ctx.config.access.libvirt_daemon_configs?.[0] ?? '/var/lib/libvirt/libvirtd.conf';
-    const text = readIfExists(hostPath(ctx, nixConf));
+    const text = await ctx.files.read(hostPath(ctx, nixConf));
     add('libvirt ACL driver', text !== undefined && hasPolkitAccessDriver(text), `${nixConf} ${text === undefined ? 'missing' : hasPolkitAccessDriver(text) ? 'has access_drivers = [ "polkit" ]' : 'lacks access_drivers = [ "polkit" ]'}`, nixFix);
     // nixos-rebuild switch rewrites that file but leaves libvirtd running with what it read at start
     const pid = Number((await ctx.run(['systemctl', 'show', '--property=MainPID', '--value', 'libvirtd.service'], { okCodes: [0, 1, 4], timeoutMs: 30_000 }).catch(() => ({ stdout: '' }))).stdout.trim());
     const started = pid > 0 ? processStartMs(pid, hostPath(ctx, '/proc')) : undefined;
     if (started !== undefined && text !== undefined) {
-      const changed = statSync(hostPath(ctx, nixConf)).mtimeMs;
+      const changed = (await ctx.files.stat(hostPath(ctx, nixConf)))?.mtimeMs ?? 0;
       const stale = changed > started + 1000;
       add('libvirtd read its config', !stale, stale ? `libvirtd (pid ${pid}) started ${new Date(started).toISOString()}, before ${nixConf} changed ${new Date(changed).toISOString()}` : `libvirtd (pid ${pid}) started after ${nixConf} last changed`, 'systemctl restart libvirtd (running guests keep running), or set services.raptor.restartLibvirtd = true');
     }
@@ -367,7 +359,7 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
       let text: string | undefined;
       let why = '';
       try {
-        text = readIfExists(hostPath(ctx, conf));
+        text = await ctx.files.read(hostPath(ctx, conf));
       } catch (err) {
         why = errMessage(err);
       }
@@ -393,17 +385,17 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
   // polkit rules
   const rules = renderPolkitRules(access);
   if (nixos) {
-    const nixRules = readIfExists(hostPath(ctx, '/etc/polkit-1/rules.d/10-nixos.rules'));
+    const nixRules = await ctx.files.read(hostPath(ctx, '/etc/polkit-1/rules.d/10-nixos.rules'));
     const squash = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).join('\n');
     // services.raptor installs the rules file itself; a hand-made configuration pastes them into extraConfig
-    const moduleOk = readIfExists(hostPath(ctx, access.polkit_rules_file)) === rules;
+    const moduleOk = (await ctx.files.read(hostPath(ctx, access.polkit_rules_file))) === rules;
     const ok = moduleOk || (nixRules !== undefined && squash(nixRules).includes(squash(rules)));
     add('polkit rules', ok, moduleOk ? `${access.polkit_rules_file} is current` : ok ? '/etc/polkit-1/rules.d/10-nixos.rules holds the current rules' : `neither ${access.polkit_rules_file} (services.raptor) nor security.polkit.extraConfig holds the current rules`, `${nixFix} (or enable services.raptor from raptor's nix/module.nix)`);
   } else {
     let current: string | undefined;
     let why = '';
     try {
-      current = readIfExists(hostPath(ctx, access.polkit_rules_file));
+      current = await ctx.files.read(hostPath(ctx, access.polkit_rules_file));
     } catch (err) {
       why = `cannot read it: ${(err as NodeJS.ErrnoException).code ?? errMessage(err)}${process.getuid?.() !== 0 ? ' (run host check as root)' : ''}`;
     }
