@@ -45,7 +45,7 @@ export function accountExecutors({ accounts, files }: AccountExecutorDeps): Acco
           await accounts.writeRecord(withEntry(await accounts.readRecord(), { user: s.user, uid: acct.uid, how: 'created', at: s.at, by: s.by }));
         } catch (err) {
           // an account raptor cannot remember making must not stay: user remove would refuse it later
-          await accounts.removeUser(s.user, true);
+          await accounts.removeUser(s.user, !s.keepHome);
           made.delete(s.user);
           throw err;
         }
@@ -55,7 +55,8 @@ export function accountExecutors({ accounts, files }: AccountExecutorDeps): Acco
         if (uid === undefined) return;
         // only the account this run made: same name, same uid
         const now = await accounts.user(s.user);
-        if (now?.uid === uid) await accounts.removeUser(s.user, true);
+        // its home goes with it, unless the directory was there before raptor ran useradd
+        if (now?.uid === uid) await accounts.removeUser(s.user, !s.keepHome);
         const record = await accounts.readRecord();
         if (recordedEntry(record, s.user, uid)) await accounts.writeRecord(withoutUser(record, s.user));
       },

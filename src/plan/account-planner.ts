@@ -21,6 +21,8 @@ export interface AccountObservation {
   uidRange: UidRange;
   /** the existing account's authorized_keys (when keys were given) */
   keysFile?: AuthorizedKeysFile;
+  /** when there is no account: the home useradd would make, and whether a directory is there already */
+  newHome?: { path: string; exists: boolean };
 }
 
 export interface AccountRequest {
@@ -81,7 +83,9 @@ export function planAccount(obs: AccountObservation, req: AccountRequest): Accou
   }
   const rec = { record: req.recordPath, by: req.by, at: req.at };
   if (!account) {
-    steps.push({ kind: 'account-create', user, group, ...rec, why: `there is no account ${user}; the owner of ${user}-* VMs needs one in ${group}` });
+    const home = obs.newHome ?? { path: `/home/${user}`, exists: false };
+    const kept = home.exists ? ` (${home.path} exists already: useradd leaves it as it is, and so does an undo)` : '';
+    steps.push({ kind: 'account-create', user, group, ...rec, home: home.path, keepHome: home.exists, why: `there is no account ${user}; the owner of ${user}-* VMs needs one in ${group}${kept}` });
     summary.accountCreated = true;
   } else if (!inGroup) {
     steps.push({ kind: 'group-add-member', user, uid: account.uid, group, ...rec, why: `${user} exists outside ${group} and --add-existing asks to make it a VM user` });

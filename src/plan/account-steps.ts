@@ -6,7 +6,8 @@ import { formatAuthorizedKey } from '../access/ssh-keys.ts';
 export type AccountStep =
   | { kind: 'group-create'; group: string; why: string }
   /** useradd, then the account record says raptor made it (with the uid it got) */
-  | { kind: 'account-create'; user: string; group: string; record: string; by: string; at: string; why: string }
+  /** home: where useradd puts it; keepHome: a directory was there already, so undo leaves it */
+  | { kind: 'account-create'; user: string; group: string; record: string; by: string; at: string; home: string; keepHome: boolean; why: string }
   /** --add-existing: the record says raptor added it, then usermod -aG */
   | { kind: 'group-add-member'; user: string; uid: number; group: string; record: string; by: string; at: string; why: string }
   /** keys: the ones to append; fixModes: the mode corrections seen when planning */

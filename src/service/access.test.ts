@@ -141,6 +141,20 @@ test('user add: a failure in the key step undoes the account and its record', as
   done();
 });
 
+test('user add: a home directory that was there before is kept when the account is undone', async () => {
+  const { ctx, accounts, files, done } = fakeCtx();
+  files.put('/etc/default/useradd', 'SHELL=/bin/sh\nHOME=/srv/home\n');
+  files.put('/srv/home/alice/notes', 'mine\n');
+  accounts.failOn = 'writeAuthorizedKeys';
+  const dry = await addUser(ctx, 'alice', [KEY], { dryRun: true });
+  assert.match(dry.plan[0]!.kind === 'account-create' ? dry.plan[0].why : '', /\/srv\/home\/alice exists already/);
+  await assert.rejects(addUser(ctx, 'alice', [KEY]), /finished steps were undone/);
+  assert.ok(accounts.calls.includes('userdel alice'), accounts.calls.join(', '));
+  assert.ok(!accounts.calls.includes('userdel --remove alice'));
+  assert.equal(accounts.users.get('alice'), undefined);
+  done();
+});
+
 test('user remove: only an account raptor created, only without VMs; the record forgets it', async () => {
   const { ctx, accounts, done } = fakeCtx(['alice-web']);
   await addUser(ctx, 'alice', []);

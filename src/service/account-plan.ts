@@ -70,6 +70,11 @@ export async function observeAccount(ctx: AccessContext, user: string, withKeys:
   if (!account) {
     const same = await accounts.group(user);
     if (same) obs.sameNameGroup = same;
+    // useradd's HOME base (/etc/default/useradd); a directory already there is not raptor's to delete
+    const defaults = (await ctx.files.read(hostPath(ctx, '/etc/default/useradd'))) ?? '';
+    const base = /^HOME=(\/\S*)\s*$/m.exec(defaults)?.[1] ?? '/home';
+    const path = join(base, user);
+    obs.newHome = { path, exists: (await ctx.files.stat(hostPath(ctx, path), { noFollow: true })) !== undefined };
   }
   // a system account's home is never read: the planner refuses it first
   if (account && withKeys && !isSystemUid(account.uid, range)) {

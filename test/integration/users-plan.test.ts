@@ -95,6 +95,28 @@ describe('accounts as plans', { timeout: 300_000 }, () => {
     assert.equal((await raptor(['user', 'remove', 'quinn', '--purge'], { config })).code, 0);
   });
 
+  test('a real failure: a root-owned /home/quinn makes the key step fail; the account goes, the directory stays', async () => {
+    root(['mkdir', '-m', '0755', '/home/quinn']);
+    writeFileSync('/home/quinn/KEEP', 'not raptor\'s\n');
+    try {
+      const files = accountFiles();
+      const rec = record();
+      const dry = await raptor(['--json', 'user', 'add', 'quinn', '--dry-run', '--ssh-key', TEST_KEYS.alice], { config });
+      const create = (dry.json as { plan: PlanStep[] }).plan[0]!;
+      assert.match(create.why!, /\/home\/quinn exists already: useradd leaves it as it is, and so does an undo/);
+      const r = await raptor(['user', 'add', 'quinn', '--ssh-key', TEST_KEYS.alice], { config });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /cannot create \/home\/quinn\/\.ssh as quinn: EACCES \(finished steps were undone\)/);
+      assert.equal(getent('passwd', 'quinn'), undefined, 'no account left behind');
+      assert.deepEqual(accountFiles(), files);
+      assert.equal(record(), rec);
+      assert.equal(readFileSync('/home/quinn/KEEP', 'utf8'), 'not raptor\'s\n', 'the directory that was there stays');
+      assert.ok(!existsSync('/home/quinn/.ssh'));
+    } finally {
+      rmSync('/home/quinn', { recursive: true, force: true });
+    }
+  });
+
   test('vm create --dry-run --ssh-key shows the account steps in the plan', async () => {
     const cfg = loadTestConfig(config);
     const snap = hostSnapshot(cfg);
