@@ -53,6 +53,7 @@ function ctxWith(rootDir: string, run: Runner): AccessContext {
     accounts: new ShadowAccounts(run, join(rootDir, config.access.accounts_file)),
     files: new NodeHostFiles(),
     commandLine: 'test',
+    actor: { user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' },
     rootDir,
   };
 }

@@ -38,7 +38,8 @@ function fakeCtx(vms: string[] = []) {
   files.put('/etc/libvirt/libvirtd.conf', '#access_drivers = [ "polkit" ]\n', 0o640);
   files.put('/etc/libvirt/virtqemud.conf', '');
   const virsh = { listAll: async () => vms.map((name) => ({ name, state: 'shut off' })) } as unknown as Virsh;
-  const ctx: AccessContext = { config, run, virsh, lvm: {} as Lvm, accounts, files, commandLine: 'test' };
+  const actor = { user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' as const };
+  const ctx: AccessContext = { config, run, virsh, lvm: {} as Lvm, accounts, files, commandLine: 'test', actor };
   const audit = (): { result: string; plan: string[] }[] => {
     try {
       return readFileSync(config.audit_log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { result: string; plan: string[] });

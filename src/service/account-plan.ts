@@ -3,7 +3,6 @@
 // and vm create --ssh-key all plan here; the applier (plan/apply.ts) runs and undoes the steps.
 import { join } from 'node:path';
 import { validateUser, tryParseVmId } from '../core/naming.ts';
-import { actingUser } from '../host/audit.ts';
 import { DEFAULT_UID_RANGE, isSystemUid, parseLoginDefs, type UidRange } from '../access/login-defs.ts';
 import { nixosInstructions, nixosUserConfig } from '../access/nixos.ts';
 import type { SshPublicKey } from '../access/ssh-keys.ts';
@@ -116,7 +115,7 @@ export async function planAccountChange(ctx: AccessContext, user: string, keys: 
   }
   if (await isNixos(ctx)) return { steps: [], result: { ...base, keysAdded: keys, nixos: nixosInstructions('accounts', nixosUserConfig(user, group, keys)) } };
   const obs = await observeAccount(ctx, user, keys.length > 0);
-  const plan = planAccount(obs, { group, recordPath: ctx.config.access.accounts_file, keys, addExisting: Boolean(opts.addExisting), by: actingUser(), at: new Date().toISOString() });
+  const plan = planAccount(obs, { group, recordPath: ctx.config.access.accounts_file, keys, addExisting: Boolean(opts.addExisting), by: ctx.actor.user, at: new Date().toISOString() });
   const s = plan.summary;
   const changed = s.groupCreated || s.accountCreated || s.addedToGroup || s.keysAdded.length > 0 || s.modesFixed.length > 0;
   return { steps: plan.steps, result: { ...base, ...s, changed } };

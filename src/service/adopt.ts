@@ -1,4 +1,5 @@
 // `raptor vm adopt` and the per-domain lines of `raptor host check`: observe, plan (plan/adopt.ts), apply.
+import { authorize } from './authorize.ts';
 import { existsSync } from 'node:fs';
 import { badInput, notFound } from '../core/errors.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
@@ -30,6 +31,7 @@ async function observePersistent(ctx: Context): Promise<{ host: HostState; xml: 
 
 export async function planVmAdopt(ctx: Context, name: string, opts: { fix: boolean }): Promise<AdoptPlan> {
   validateDomainArg(name);
+  authorize(ctx, 'vm adopt', name);
   const state = await ctx.virsh.state(name);
   if (state === undefined) throw notFound(`domain ${name} not found`);
   // with secrets (VNC passwords, …), so the redefined domain loses nothing the edit does not remove
@@ -40,6 +42,7 @@ export async function planVmAdopt(ctx: Context, name: string, opts: { fix: boole
 
 /** Adopt under the host lock; a refused plan is returned unapplied (the caller reports it, exit 3). */
 export async function adoptVm(ctx: Context, name: string, opts: { fix: boolean; onWait?: () => void; onStep?: (s: Step, st: string) => void }): Promise<{ plan: AdoptPlan; reports: StepReport[] }> {
+  authorize(ctx, 'vm adopt', validateDomainArg(name));
   return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmAdopt(ctx, name, { fix: opts.fix });
     if (plan.refusal || plan.steps.length === 0) return { plan, reports: [] };

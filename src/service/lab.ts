@@ -1,5 +1,7 @@
 // Lab operations (quotas, resize, expiry): the service functions behind `raptor vm resize|expire|reap`
 // and the use shown by `raptor user list`.
+import { authorize } from './authorize.ts';
+import { actorVirsh } from './as-actor.ts';
 import type { Config } from '../core/config.ts';
 import { isExpired } from '../core/expiry.ts';
 import { notFound, RaptorError } from '../core/errors.ts';
@@ -54,6 +56,7 @@ async function resizeTarget(ctx: Context, vm: VmId) {
 }
 
 export async function planVmResize(ctx: Context, req: ResizeRequest): Promise<ResizePlan> {
+  authorize(ctx, 'vm resize', domainName(req.vm));
   const [host, target] = await Promise.all([observeHost(ctx.config, ctx.virsh, ctx.lvm), resizeTarget(ctx, req.vm)]);
   return planResize(ctx.config, req, host, target);
 }
@@ -63,6 +66,7 @@ export async function resizeVm(
   req: ResizeRequest,
   opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void } = {},
 ): Promise<ApplyOutcome<ResizePlan>> {
+  authorize(ctx, 'vm resize', domainName(req.vm));
   return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmResize(ctx, req);
     return runApply(ctx, plan, {}, opts.onStep, req.ignoreQuota ? { ignoreQuota: true } : {});
@@ -94,7 +98,7 @@ export async function pendingOf(ctx: Context, vm: VmId, state: string): Promise<
   let live: string;
   let inactive: string;
   try {
-    [live, inactive] = await Promise.all([ctx.virsh.dumpXml(name), ctx.virsh.dumpXml(name, true)]);
+    [live, inactive] = await Promise.all([actorVirsh(ctx).dumpXml(name), actorVirsh(ctx).dumpXml(name, true)]);
   } catch (err) {
     // gone meanwhile, or a caller libvirt shows only the running definition: nothing to compare
     if (err instanceof RaptorError && (err.kind === 'not-found' || err.kind === 'not-allowed')) return null;
@@ -109,6 +113,7 @@ export async function pendingOf(ctx: Context, vm: VmId, state: string): Promise<
 /** Set (ISO time) or clear (null) a VM's expiry, in the persistent and, when running, the live definition. */
 export async function setExpiry(ctx: Context, vm: VmId, expires: string | null): Promise<{ vm: string; expires: string | null; previous: string | null }> {
   const name = domainName(vm);
+  authorize(ctx, 'vm expire', name);
   return withHostLock(ctx, undefined, async () => {
     const state = await ctx.virsh.state(name);
     if (state === undefined) throw notFound(`VM ${name} not found`);
@@ -120,9 +125,9 @@ export async function setExpiry(ctx: Context, vm: VmId, expires: string | null):
     try {
       const where = state === 'shut off' ? ['--config'] : ['--config', '--live'];
       await ctx.virsh.exec(['metadata', name, RAPTOR_XMLNS, '--key', 'raptor', '--set', xml, ...where]);
-      appendAudit(ctx.config.audit_log, { command: ctx.commandLine, plan, result: 'ok' });
+      appendAudit(ctx.config.audit_log, ctx.actor, { command: ctx.commandLine, plan, result: 'ok' });
     } catch (err) {
-      appendAudit(ctx.config.audit_log, { command: ctx.commandLine, plan, result: 'failed', error: (err as Error).message });
+      appendAudit(ctx.config.audit_log, ctx.actor, { command: ctx.commandLine, plan, result: 'failed', error: (err as Error).message });
       throw err;
     }
     return { vm: name, expires, previous: previous.expires ?? null };
@@ -154,6 +159,7 @@ export async function reapExpired(
     onStep?: (s: Step, st: string) => void;
   },
 ): Promise<ReapResult[]> {
+  authorize(ctx, 'vm reap');
   const out: ReapResult[] = [];
   for (const v of await listExpired(ctx, now)) {
     const id = tryParseVmId(v.name)!;

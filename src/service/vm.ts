@@ -1,7 +1,10 @@
 // VM service functions: the one place front ends (CLI now, HTTP later) call to act on VMs.
 import { randomUUID } from 'node:crypto';
+import { authorize } from './authorize.ts';
+import { actorRun, actorVirsh } from './as-actor.ts';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import type { Actor } from '../core/actor.ts';
 import type { Config } from '../core/config.ts';
 import { notFound, RaptorError } from '../core/errors.ts';
 import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
@@ -41,10 +44,13 @@ export interface Context {
   files: HostFiles;
   /** the command line as typed, for the audit log */
   commandLine: string;
+  /** who this call acts for: authorize() judges them, the audit log names them */
+  actor: Actor;
 }
 
-export function createContext(config: Config, commandLine: string, run: Runner = runCommand): Context {
+export function createContext(config: Config, commandLine: string, actor: Actor, run: Runner = runCommand): Context {
   return {
+    actor,
     config,
     run,
     virsh: new Virsh(run, config.libvirt_uri),
@@ -100,6 +106,7 @@ export interface ApplyOutcome<P> {
 export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string; account?: { keys: SshPublicKey[]; addExisting: boolean } };
 
 export async function planVmCreate(ctx: Context, req: NewVmRequest, opts: { dryRun?: boolean } = { dryRun: true }): Promise<VmCreatePlan> {
+  authorize(ctx, 'vm create', domainName(req.vm));
   // the account's refusals (system account, existing outside the group) come first, as they always did
   const account = req.account ? await planAccountChange(ctx, req.vm.user, req.account.keys, { addExisting: req.account.addExisting, dryRun: Boolean(opts.dryRun) }) : undefined;
   const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
@@ -108,7 +115,7 @@ export async function planVmCreate(ctx: Context, req: NewVmRequest, opts: { dryR
 }
 
 function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undone', error?: unknown, extra: Record<string, unknown> = {}): void {
-  appendAudit(ctx.config.audit_log, {
+  appendAudit(ctx.config.audit_log, ctx.actor, {
     ...extra,
     command: ctx.commandLine,
     plan: steps.map(stepTitle),
@@ -159,6 +166,7 @@ export async function createVm(
   req: NewVmRequest,
   opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void; onImageProgress?: (chunk: string) => void } = {},
 ): Promise<ApplyOutcome<VmCreatePlan>> {
+  authorize(ctx, 'vm create', domainName(req.vm));
   return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmCreate(ctx, req, { dryRun: false });
     // the account record is written by the account steps: its directory must be root's first
@@ -172,6 +180,7 @@ export async function createVm(
 }
 
 export async function planVmDestroy(ctx: Context, vm: VmId): Promise<DestroyPlan> {
+  authorize(ctx, 'vm destroy', domainName(vm));
   const names = namesFor(ctx.config, vm);
   const observe = async () => {
     const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
@@ -206,6 +215,7 @@ export async function destroyVm(
     wipe: { offload: boolean; verify: 'sample' | 'full'; stepBytes: number; onProgress?: (p: WipeProgress) => void };
   },
 ): Promise<ApplyOutcome<DestroyPlan>> {
+  authorize(ctx, 'vm destroy', domainName(vm));
   return withHostLock(ctx, opts.onWait, async () => {
     // every refusal (held volume, another domain's disk) comes from the planner, before any change
     const plan = await planVmDestroy(ctx, vm);
@@ -295,7 +305,7 @@ export function vmInfo(config: Config, d: ObservedDomain, sizeOf: (path: string)
 }
 
 export async function listVms(ctx: Context, user?: string): Promise<VmInfo[]> {
-  const domains = await observeDomains(ctx.virsh);
+  const domains = await observeDomains(actorVirsh(ctx));
   return domains
     .map((d) => vmInfo(ctx.config, d))
     .filter((v) => user === undefined || v.user === user)
@@ -304,33 +314,39 @@ export async function listVms(ctx: Context, user?: string): Promise<VmInfo[]> {
 
 export async function showVm(ctx: Context, vm: VmId): Promise<VmInfo> {
   const name = domainName(vm);
-  const state = await ctx.virsh.state(name);
+  const state = await actorVirsh(ctx).state(name);
   if (state === undefined) throw notFound(`VM ${name} not found`);
-  return vmInfo(ctx.config, { name, state, parsed: parseDomainXml(await ctx.virsh.dumpXml(name)) });
+  return vmInfo(ctx.config, { name, state, parsed: parseDomainXml(await actorVirsh(ctx).dumpXml(name)) });
 }
 
 export async function requireDomain(ctx: Context, vm: VmId): Promise<string> {
   const name = domainName(vm);
-  if ((await ctx.virsh.state(name)) === undefined) throw notFound(`VM ${name} not found`);
+  if ((await actorVirsh(ctx).state(name)) === undefined) throw notFound(`VM ${name} not found`);
   return name;
+}
+
+/** Attach this terminal to the VM's console, as the actor (libvirt's open-device permission decides). */
+export async function attachConsole(ctx: Context, vm: VmId): Promise<void> {
+  const name = await requireDomain(ctx, vm);
+  await actorRun(ctx)(['virsh', '--connect', ctx.config.libvirt_uri, 'console', name], { interactive: true });
 }
 
 export async function startVm(ctx: Context, vm: VmId): Promise<'started' | 'already running'> {
   const name = await requireDomain(ctx, vm);
-  if ((await ctx.virsh.state(name)) === 'running') return 'already running';
-  await ctx.virsh.start(name);
+  if ((await actorVirsh(ctx).state(name)) === 'running') return 'already running';
+  await actorVirsh(ctx).start(name);
   return 'started';
 }
 
 export async function stopVm(ctx: Context, vm: VmId, force: boolean): Promise<'stopped' | 'already stopped' | 'forced off'> {
   const name = await requireDomain(ctx, vm);
-  if ((await ctx.virsh.state(name)) === 'shut off') return 'already stopped';
+  if ((await actorVirsh(ctx).state(name)) === 'shut off') return 'already stopped';
   if (force) {
-    await ctx.virsh.destroy(name);
+    await actorVirsh(ctx).destroy(name);
     return 'forced off';
   }
-  await ctx.virsh.shutdown(name);
-  if (!(await waitForShutOff(ctx.virsh, name, ctx.config.shutdown_timeout_s * 1000))) {
+  await actorVirsh(ctx).shutdown(name);
+  if (!(await waitForShutOff(actorVirsh(ctx), name, ctx.config.shutdown_timeout_s * 1000))) {
     throw new RaptorError('unexpected', `VM ${name} did not shut down within ${ctx.config.shutdown_timeout_s} s (use --force to power it off)`);
   }
   return 'stopped';
@@ -338,12 +354,12 @@ export async function stopVm(ctx: Context, vm: VmId, force: boolean): Promise<'s
 
 export async function rebootVm(ctx: Context, vm: VmId, force: boolean): Promise<'rebooted' | 'reset'> {
   const name = await requireDomain(ctx, vm);
-  if ((await ctx.virsh.state(name)) !== 'running') throw new RaptorError('conflict', `VM ${name} is not running`);
+  if ((await actorVirsh(ctx).state(name)) !== 'running') throw new RaptorError('conflict', `VM ${name} is not running`);
   if (force) {
-    await ctx.virsh.reset(name);
+    await actorVirsh(ctx).reset(name);
     return 'reset';
   }
-  await ctx.virsh.reboot(name);
+  await actorVirsh(ctx).reboot(name);
   return 'rebooted';
 }
 
