@@ -216,7 +216,7 @@ export function planHostInit(obs: HostInitObservation, req: HostInitRequest): Ho
     }
     const before = edit.before ? `access_drivers is [${edit.before.join(', ')}]` : 'no access_drivers';
     const setting = /^[ \t]*access_drivers[^\n]*$/m.exec(edit.text)?.[0]?.trim() ?? ACCESS_DRIVERS_LINE;
-    steps.push({ kind: 'host-file-write', path: conf.path, what: 'libvirt daemon config', text: edit.text, mode: conf.mode ?? 0o644, setting, why: `${conf.shown} has ${before}: without the polkit driver every user libvirt lets in may do everything` });
+    steps.push({ kind: 'host-file-write', path: conf.path, what: 'libvirt daemon config', text: edit.text, mode: conf.mode ?? 0o644, setting, why: `in ${conf.shown}, ${before}: without the polkit driver every user libvirt lets in may do everything` });
     changedConfs.push(conf.shown);
     items.push({ item: `libvirt ${conf.shown}`, ok: false, detail: '', todo: `${before}: would get ${ACCESS_DRIVERS_LINE}`, done: `${before}: now has ${ACCESS_DRIVERS_LINE}` });
   }
