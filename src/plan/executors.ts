@@ -17,6 +17,9 @@ import type { Config } from '../core/config.ts';
 import { resizeExecutors } from './executors-resize.ts';
 import { adoptExecutors } from './adopt-executors.ts';
 import { removeSeed, writeSeed } from '../storage/seed.ts';
+import { accountExecutors } from './account-executors.ts';
+import type { Accounts } from '../access/accounts.ts';
+import type { HostFiles } from '../host/host-files.ts';
 
 export interface ExecutorDeps {
   run: Runner;
@@ -28,6 +31,8 @@ export interface ExecutorDeps {
   /** opened on first use, so plans without DNS steps never read the key */
   dns: () => Promise<DnsTransport>;
   config: Config;
+  accounts: Accounts;
+  files: HostFiles;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -68,6 +73,7 @@ export function hostExecutors(d: ExecutorDeps): Executors {
   return {
     ...resizeExecutors(d),
     ...adoptExecutors(d),
+    ...accountExecutors(d),
     // the UPDATEs were planned from what the server answered under the lock; each carries
     // prerequisites pinning those answers, so a change made meanwhile fails instead of being overwritten
     'dns-add': {

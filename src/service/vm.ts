@@ -22,7 +22,7 @@ import { runCommand, type Runner } from '../host/runner.ts';
 import { applyPlan, ApplyError, type StepReport } from '../plan/apply.ts';
 import { hostExecutors, waitForShutOff, type ExecutorDeps } from '../plan/executors.ts';
 import { observeDomains, observeHost } from '../plan/observe.ts';
-import { namesFor, planCreate, planDestroy, type CreatePlan, type CreateRequest, type DestroyFacts, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
+import { namesFor, planCreate, planDestroy, type CreateRequest, type DestroyFacts, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
 import { stepTitle, type Step } from '../plan/steps.ts';
 import type { ProgressListener } from '../plan/events.ts';
 import { LogTail } from '../host/log-tail.ts';
@@ -32,6 +32,12 @@ import type { DnsTransport } from '../dns/client.ts';
 import { observeVmDns, openDns } from '../dns/service.ts';
 import type { HostState } from '../plan/planner.ts';
 import type { DnsQuestions } from '../plan/dns-steps.ts';
+import { ShadowAccounts, type Accounts } from '../access/accounts.ts';
+import { NodeHostFiles, type HostFiles } from '../host/host-files.ts';
+import type { SshPublicKey } from '../access/ssh-keys.ts';
+import { withInjectedFailure } from '../plan/failpoints.ts';
+import { withAccountSteps, type VmCreatePlan } from './vm-account.ts';
+import { planAccountChange } from './account-plan.ts';
 
 export interface Context {
   config: Config;
@@ -43,6 +49,10 @@ export interface Context {
   devices: BlockDevices;
   /** whether this process may change the host (root; stand-in adapters can be changed by anyone) */
   privileged: boolean;
+  /** host accounts, groups, raptor's account record, users' authorized_keys */
+  accounts: Accounts;
+  /** the host's own files (polkit rules, libvirt daemon configs, login.defs) */
+  files: HostFiles;
   /** the command line as typed, for the audit log */
   commandLine: string;
   /** who this call acts for: authorize() judges them, the audit log names them */
@@ -55,7 +65,7 @@ export function createContext(
   commandLine: string,
   actor: Actor,
   run: Runner = runCommand,
-  host: { hv?: Hypervisor; volumes?: Volumes; devices?: BlockDevices; privileged?: boolean } = {},
+  host: { hv?: Hypervisor; volumes?: Volumes; devices?: BlockDevices; accounts?: Accounts; files?: HostFiles; privileged?: boolean } = {},
 ): Context {
   return {
     actor,
@@ -65,6 +75,8 @@ export function createContext(
     volumes: host.volumes ?? new Lvm(run, config.storage.lvm_command),
     devices: host.devices ?? hostBlockDevices,
     privileged: host.privileged ?? process.getuid?.() === 0,
+    accounts: host.accounts ?? new ShadowAccounts(run, config.access.accounts_file),
+    files: host.files ?? new NodeHostFiles(),
     commandLine,
   };
 }
@@ -121,16 +133,19 @@ export interface ApplyOutcome<P> {
   reports: StepReport[];
 }
 
-/** A create request before its new domain has a UUID (the service picks one). */
-export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string };
+/** A create request before its new domain has a UUID (the service picks one); `account`: --ssh-key's host account. */
+export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string; account?: { keys: SshPublicKey[]; addExisting: boolean } };
 
 /** Observe the host (and DNS, for the VM's names) and plan; a dry run gets the same refusals as a real create. */
-export async function planVmCreate(ctx: Context, req: NewVmRequest): Promise<CreatePlan> {
+export async function planVmCreate(ctx: Context, req: NewVmRequest, opts: { dryRun?: boolean } = { dryRun: true }): Promise<VmCreatePlan> {
   authorize(ctx, 'vm create', domainName(req.vm));
+  // the account's refusals (system account, existing outside the group) come first, as they always did
+  const account = req.account ? await planAccountChange(ctx, req.vm.user, req.account.keys, { addExisting: req.account.addExisting, dryRun: Boolean(opts.dryRun) }) : undefined;
   const host = await observeHost(ctx.config, ctx.hv, ctx.volumes);
   const full = { ...req, uuid: req.uuid ?? randomUUID() };
   const now = new Date();
-  return planWithDns(ctx, host, (h) => planCreate(ctx.config, full, h, now));
+  const plan = await planWithDns(ctx, host, (h) => planCreate(ctx.config, full, h, now));
+  return account ? withAccountSteps(plan, account) : plan;
 }
 
 function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undone', error?: unknown, extra: Record<string, unknown> = {}): void {
@@ -161,10 +176,12 @@ export async function runApply<P extends { steps: Step[]; dnsQuestions?: DnsQues
     wipe: deps.wipe ?? { stepBytes: 256 * 1024 * 1024, offload: true, verify: 'sample' },
     dns: () => dnsFor(ctx),
     config: ctx.config,
+    accounts: ctx.accounts,
+    files: ctx.files,
   });
   try {
     // plans are made under the host lock from a fresh observation: what is done is not in them
-    const reports = await applyPlan(plan.steps, executors, { afterStep: failpoint, ...(onEvent ? { onEvent } : {}) });
+    const reports = await applyPlan(plan.steps, withInjectedFailure(executors), { afterStep: failpoint, ...(onEvent ? { onEvent } : {}) });
     auditApply(ctx, plan.steps, 'ok', undefined, audit);
     return { plan, reports };
   } catch (err) {
@@ -184,11 +201,13 @@ export async function createVm(
   ctx: Context,
   req: NewVmRequest,
   opts: { onWait?: () => void; onEvent?: ProgressListener } = {},
-): Promise<ApplyOutcome<CreatePlan>> {
+): Promise<ApplyOutcome<VmCreatePlan>> {
   authorize(ctx, 'vm create', domainName(req.vm));
   return withHostLock(ctx, opts.onWait, async () => {
     // DNS is observed here too, under the lock: a conflict is refused before the first change
-    const plan = await planVmCreate(ctx, req);
+    const plan = await planVmCreate(ctx, req, { dryRun: false });
+    // the account record is written by the account steps: its directory must be root's first
+    if (plan.account && !plan.account.result.nixos) await ctx.accounts.prepareRecord();
     // a seed directory others could write is refused before the first change, not halfway
     const seed = plan.steps.find((s) => s.kind === 'seed-write');
     if (seed?.kind === 'seed-write') ensureSeedDir(dirname(seed.path));
