@@ -1,6 +1,6 @@
 // The account and host-init service functions on in-memory fakes: plans, refusals that change
 // nothing, idempotence, and undo of a failure halfway. No root, no host change, milliseconds.
-import { test } from 'node:test';
+import { before, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,6 +51,11 @@ function fakeCtx(vms: string[] = []) {
 }
 
 const kinds = (steps: Step[]) => steps.map((s) => s.kind);
+
+// authorize() wants a root process for admin actions; the fakes need no root, so the tests say they are root
+before(() => {
+  if (process.getuid?.() !== 0) mock.method(process as unknown as { getuid: () => number }, 'getuid', () => 0);
+});
 
 test('user add: a new account is created in the group, recorded, and gets its keys', async () => {
   const { ctx, accounts, audit, done } = fakeCtx();
