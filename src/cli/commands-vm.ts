@@ -6,7 +6,6 @@ import { domainName, parseVmId, validateUser } from '../core/naming.ts';
 import { escapeControls, quoteInput } from '../core/quote.ts';
 import { formatSize, parseSize } from '../core/size.ts';
 import { formatCpuList } from '../core/cpus.ts';
-import { stepTitle, type Step } from '../plan/steps.ts';
 import { planJson, printSteps } from './plan-output.ts';
 import type { CreatePlan } from '../plan/planner.ts';
 import {
@@ -27,7 +26,7 @@ import {
   type VmInfo,
 } from '../service/vm.ts';
 import { cloudInitFor, readUserDataFile, resolveImage, resolveSizes } from '../service/images.ts';
-import { printJson, table, wipeProgressReporter } from './output.ts';
+import { printJson, progressPrinter, table } from './output.ts';
 import { parseRequest, PowerRequest, type PowerResult } from '../service/schemas.ts';
 import { ctxFor, g } from './common.ts';
 import { expiresCell } from './commands-lab.ts';
@@ -47,7 +46,6 @@ function parseCount(v: string): number {
 }
 
 const log = (msg: string) => process.stderr.write(msg + '\n');
-const logStep = (s: Step, st: string) => st !== 'start' && log(`${st === 'skipped' ? 'already done' : 'done'}: ${stepTitle(s)}`);
 
 function vmRow(v: VmInfo): string[] {
   return [
@@ -160,8 +158,7 @@ export function registerVmCommands(program: Command): void {
       const t0 = Date.now();
       const { plan, reports } = await createVm(ctx, req, {
         onWait: () => log('waiting for another raptor process to finish (host lock)...'),
-        ...(json ? {} : { onStep: logStep }),
-        ...(!json && process.stderr.isTTY ? { onImageProgress: (c: string) => process.stderr.write(c.replace(/\n/g, '\r')) } : {}),
+        ...(json ? {} : { onEvent: progressPrinter(process.stderr) }),
       });
       const createdMs = Date.now() - t0;
       const account = plan.account?.result;
@@ -214,12 +211,11 @@ export function registerVmCommands(program: Command): void {
       const stepBytes = parseSize(ctx.config.storage.wipe_step, 'storage.wipe_step');
       const { plan, reports } = await destroyVm(ctx, vmId, {
         onWait: () => log('waiting for another raptor process to finish (host lock)...'),
-        ...(json ? {} : { onStep: logStep }),
+        ...(json ? {} : { onEvent: progressPrinter(process.stderr) }),
         wipe: {
           offload: o.offload !== false,
           verify: o.verify === 'full' ? 'full' : 'sample',
           stepBytes,
-          ...(json ? {} : { onProgress: wipeProgressReporter(process.stderr) }),
         },
       });
       if (json) printJson({ destroyed: plan.names.domain, steps: reports.map((r) => ({ kind: r.step.kind, status: r.status, ms: Math.round(r.ms) })) });

@@ -29,12 +29,10 @@ export function accountExecutors({ accounts, files }: AccountExecutorDeps): Acco
   const priorFiles = new Map<string, { text: string; mode: number } | undefined>();
   return {
     'group-create': {
-      isDone: async (s) => (await accounts.group(s.group)) !== undefined,
       apply: (s) => accounts.createGroup(s.group),
       undo: (s) => accounts.removeGroup(s.group),
     },
     'account-create': {
-      isDone: async (s) => (await accounts.user(s.user)) !== undefined,
       apply: async (s) => {
         await accounts.createUser(s.user, s.group);
         const acct = await mustExist(accounts, s.user).catch((err: unknown) => {
@@ -62,7 +60,6 @@ export function accountExecutors({ accounts, files }: AccountExecutorDeps): Acco
       },
     },
     'group-add-member': {
-      isDone: async (s) => (await accounts.groupsOf(s.user)).includes(s.group),
       apply: async (s) => {
         const record = await accounts.readRecord();
         priorEntry.set(s.user, record.accounts.find((e) => e.user === s.user));
@@ -78,7 +75,6 @@ export function accountExecutors({ accounts, files }: AccountExecutorDeps): Acco
       },
     },
     'keys-install': {
-      isDone: async () => false,
       apply: async (s) => {
         const account = await mustExist(accounts, s.user);
         // read again here, as the user: the account may be minutes old and its skeleton may hold keys
@@ -103,7 +99,6 @@ export function accountExecutors({ accounts, files }: AccountExecutorDeps): Acco
       },
     },
     'account-remove': {
-      isDone: async (s) => (await accounts.user(s.user)) === undefined,
       // no undo: a deleted account (and with --purge its home) cannot be brought back as it was
       apply: async (s) => {
         await accounts.removeUser(s.user, s.purge);
@@ -111,7 +106,6 @@ export function accountExecutors({ accounts, files }: AccountExecutorDeps): Acco
       },
     },
     'host-file-write': {
-      isDone: async (s) => (await files.read(s.path)) === s.text,
       apply: async (s) => {
         const text = await files.read(s.path);
         const st = await files.stat(s.path);

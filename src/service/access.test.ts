@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { resolveConfig } from '../core/config.ts';
 import { isRaptorError } from '../core/errors.ts';
 import { runCommand, type Runner } from '../host/runner.ts';
-import type { Virsh } from '../libvirt/virsh.ts';
-import type { Lvm } from '../storage/lvm.ts';
+import type { Hypervisor } from '../libvirt/hypervisor.ts';
+import { FakeVolumes } from '../storage/fake-volumes.ts';
+import { createContext } from './vm.ts';
 import { FakeAccounts } from '../access/accounts-fake.ts';
 import { FakeHostFiles } from '../host/host-files-fake.ts';
 import { parsePublicKey } from '../access/ssh-keys.ts';
@@ -37,9 +38,9 @@ function fakeCtx(vms: string[] = []) {
   files.put('/etc/login.defs', 'UID_MIN 1000\nUID_MAX 60000\n');
   files.put('/etc/libvirt/libvirtd.conf', '#access_drivers = [ "polkit" ]\n', 0o640);
   files.put('/etc/libvirt/virtqemud.conf', '');
-  const virsh = { listAll: async () => vms.map((name) => ({ name, state: 'shut off' })) } as unknown as Virsh;
+  const hv = { list: async () => vms.map((name) => ({ name, state: 'shut off' })) } as unknown as Hypervisor;
   const actor = { user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' as const };
-  const ctx: AccessContext = { config, run, virsh, lvm: {} as Lvm, accounts, files, commandLine: 'test', actor };
+  const ctx: AccessContext = createContext(config, 'test', actor, run, { hv, volumes: new FakeVolumes(config.storage.vg, 1024 ** 3), accounts, files, privileged: true });
   const audit = (): { result: string; plan: string[] }[] => {
     try {
       return readFileSync(config.audit_log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { result: string; plan: string[] });

@@ -17,8 +17,11 @@ import { nixosHostConfig, nixosInstructions } from '../access/nixos.ts';
 import { renderPolkitRules } from '../access/polkit-rules.ts';
 import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KEY_TYPES, uniqueKeys, type SshPublicKey } from '../access/ssh-keys.ts';
 import { checkZones, openDns } from '../dns/service.ts';
+import { firmwareSuggestion, loaderPaths } from '../libvirt/domain-caps.ts';
 import { runApply, withHostLock, type Context } from './vm.ts';
 import { authorize } from './authorize.ts';
+import { actorHv } from './as-actor.ts';
+import { roleOf } from '../access/permissions.ts';
 import { domainCheckLines } from './adopt.ts';
 import { processStartMs } from '../host/process-start.ts';
 import { quoteInput } from '../core/quote.ts';
@@ -149,10 +152,11 @@ export async function listUsers(ctx: Context): Promise<UserEntry[]> {
   const { accounts } = ctx;
   const group = await accounts.group(ctx.config.access.user_group);
   if (!group) return [];
-  const domains = (await ctx.virsh.listAll()).map((d) => d.name).sort();
+  // a read for the actor: libvirt shows them the domains they may see
+  const domains = (await actorHv(ctx).list()).map((d) => d.name).sort();
   // the record is root's: others list without it
   let record: AccountRecord = { version: 1, accounts: [] };
-  if (process.geteuid?.() === 0) record = await accounts.readRecord();
+  if (process.geteuid?.() === 0 && roleOf(ctx.actor, ctx.config.access) === 'admin') record = await accounts.readRecord();
   const out: UserEntry[] = [];
   for (const name of [...group.members].sort()) {
     const acct = await accounts.user(name);
@@ -325,8 +329,7 @@ export interface CheckEnv {
 // libvirt
 async function checkLibvirtReachable({ ctx, cfg, add }: CheckEnv): Promise<void> {
   try {
-    const v = await ctx.virsh.exec(['version', '--daemon']);
-    const daemon = /Running against daemon:\s*(.+)/.exec(v)?.[1]?.trim();
+    const { daemon } = await ctx.hv.version();
     add('libvirt reachable', true, `${cfg.libvirt_uri}${daemon ? ` (daemon ${daemon})` : ''}`, '');
   } catch (err) {
     add('libvirt reachable', false, errMessage(err), `start the libvirt daemon (systemctl start libvirtd, or virtqemud on a modular host) and check libvirt_uri (${cfg.libvirt_uri}) in the raptor config`);
@@ -426,18 +429,14 @@ async function checkGroups({ ctx, access, add, nixos, nixFix }: CheckEnv): Promi
 
 // firmware
 async function checkFirmware({ ctx, cfg, add }: CheckEnv): Promise<void> {
-  let loaders: string[] | undefined;
   const suggest = async (): Promise<string> => {
-    if (loaders === undefined) {
-      try {
-        const xml = await ctx.virsh.exec(['domcapabilities', '--virttype', cfg.domain_type, '--machine', cfg.machine]);
-        const loader = /<loader\b[^>]*>([\s\S]*?)<\/loader>/.exec(xml)?.[1] ?? '';
-        loaders = [...loader.matchAll(/<value>([^<]+)<\/value>/g)].map((m) => m[1]!);
-      } catch {
-        loaders = [];
-      }
+    let loaders: string[] | undefined;
+    try {
+      loaders = loaderPaths(await ctx.hv.domainCapabilities(cfg.domain_type, cfg.machine));
+    } catch {
+      loaders = undefined;
     }
-    return loaders.length ? `; virsh domcapabilities lists: ${loaders.join(', ')}` : '';
+    return firmwareSuggestion(loaders);
   };
   for (const [key, path] of [['firmware.code', cfg.firmware.code], ['firmware.vars', cfg.firmware.vars]] as const) {
     const ok = existsSync(hostPath(ctx, path));
@@ -448,7 +447,7 @@ async function checkFirmware({ ctx, cfg, add }: CheckEnv): Promise<void> {
 // LVM
 async function checkVolumeGroup({ ctx, cfg, add }: CheckEnv): Promise<void> {
   try {
-    const vg = await ctx.lvm.vg(cfg.storage.vg);
+    const vg = await ctx.volumes.vg(cfg.storage.vg);
     if (!vg) add(`volume group ${cfg.storage.vg}`, false, 'missing', `create it: vgcreate ${cfg.storage.vg} /dev/DEVICE (or set storage.vg in the raptor config)`);
     else {
       const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;

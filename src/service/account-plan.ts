@@ -140,7 +140,7 @@ export async function planRemoveChange(ctx: AccessContext, user: string, opts: {
 }
 
 export async function vmsOf(ctx: Context, user: string): Promise<string[]> {
-  return (await ctx.virsh.listAll())
+  return (await ctx.hv.list())
     .map((d) => d.name)
     .filter((n) => tryParseVmId(n)?.user === user)
     .sort();
