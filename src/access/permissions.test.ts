@@ -59,7 +59,7 @@ test('libvirt actions the table does not name are admins\' in both; raptor\'s ow
 });
 
 const ctxFor = (actor: PolkitSubject & { uid: number }): Context =>
-  ({ config: resolveConfig({}), actor: { ...actor, gid: actor.uid, via: 'http' } }) as unknown as Context;
+  ({ config: resolveConfig({}), actor: { ...actor, gid: actor.uid, via: 'http' }, privileged: process.getuid?.() === 0 }) as unknown as Context;
 
 test('authorize agrees with the table for every role and raptor action (exit 5 and today\'s text when refused)', () => {
   const root = process.getuid?.() === 0;

@@ -3,6 +3,7 @@ import { formatSize } from '../core/size.ts';
 import { strictSource } from '../core/image-header.ts';
 import { escapeControls } from '../core/quote.ts';
 import { nsupdateLines, type VmAddressing, type ZoneUpdate } from '../dns/records.ts';
+import { accountStepCommands, accountStepTitle, isAccountStep, type AccountStep } from './account-steps.ts';
 
 export type Step =
   | { kind: 'lv-create'; vg: string; lv: string; sizeBytes: number; tags: string[] }
@@ -28,13 +29,19 @@ export type Step =
   // resize (plan/resize.ts): live memory, the volume, the guest's view of it
   | { kind: 'domain-setmem'; domain: string; memoryMiB: number; previousMiB: number }
   | { kind: 'lv-extend'; vg: string; lv: string; fromBytes: number; toBytes: number }
-  | { kind: 'domain-blockresize'; domain: string; target: string; sizeBytes: number };
+  | { kind: 'domain-blockresize'; domain: string; target: string; sizeBytes: number }
+  // accounts and host files (plan/account-steps.ts)
+  | AccountStep;
 
 export type StepKind = Step['kind'];
 
 const q = (s: string): string => (/^[A-Za-z0-9_./:@=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
+/** Why a step is needed, for the steps that say so (accounts and host files). */
+export const stepWhy = (step: Step): string | undefined => (isAccountStep(step) ? step.why : undefined);
+
 export function stepTitle(step: Step): string {
+  if (isAccountStep(step)) return accountStepTitle(step);
   switch (step.kind) {
     case 'lv-create':
       return `create logical volume ${step.vg}/${step.lv} of ${formatSize(step.sizeBytes)}`;
@@ -81,6 +88,7 @@ export function stepTitle(step: Step): string {
 
 /** The equivalent commands an admin would run by hand (the procedure's commands). */
 export function stepCommands(step: Step, uri: string): string[] {
+  if (isAccountStep(step)) return accountStepCommands(step);
   const virsh = `virsh -c ${q(uri)}`;
   switch (step.kind) {
     case 'lv-create':

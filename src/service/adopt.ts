@@ -22,8 +22,8 @@ export function validateDomainArg(name: string): string {
 /** Every domain's persistent definition (raw and parsed), LVM and CPUs: one virsh process for the XML. */
 async function observePersistent(ctx: Context): Promise<{ host: HostState; xml: Map<string, string> }> {
   const [list, { vg, lvs }] = await Promise.all([
-    ctx.virsh.listWithXml((xml) => ({ xml, parsed: parseDomainXml(xml) }), { inactive: true }),
-    ctx.lvm.observe(ctx.config.storage.vg),
+    ctx.hv.listWithXml((xml) => ({ xml, parsed: parseDomainXml(xml) }), { inactive: true }),
+    ctx.volumes.observe(ctx.config.storage.vg),
   ]);
   const xml = new Map(list.map((d) => [d.name, d.parsed.xml]));
   return { host: { hostCpus: hostCpus(), domains: list.map((d) => ({ name: d.name, state: d.state, parsed: d.parsed.parsed })), vg, lvs }, xml };
@@ -32,10 +32,10 @@ async function observePersistent(ctx: Context): Promise<{ host: HostState; xml: 
 export async function planVmAdopt(ctx: Context, name: string, opts: { fix: boolean }): Promise<AdoptPlan> {
   validateDomainArg(name);
   authorize(ctx, 'vm adopt', name);
-  const state = await ctx.virsh.state(name);
+  const state = await ctx.hv.state(name);
   if (state === undefined) throw notFound(`domain ${name} not found`);
   // with secrets (VNC passwords, …), so the redefined domain loses nothing the edit does not remove
-  const xml = await ctx.virsh.exec(['dumpxml', '--inactive', '--security-info', name]);
+  const xml = await ctx.hv.dumpXml(name, { inactive: true, securityInfo: true });
   const { host } = await observePersistent(ctx);
   return planAdopt(ctx.config, { name, state, xml }, host, existsSync, { fix: opts.fix, now: new Date() });
 }

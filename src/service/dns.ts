@@ -7,13 +7,13 @@ import { observeDomains } from '../plan/observe.ts';
 import { namesFor, vmAddressing } from '../plan/planner.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import { authorize } from './authorize.ts';
-import { actorVirsh } from './as-actor.ts';
+import { actorHv } from './as-actor.ts';
 import { dnsFor, requireDomain, withHostLock, type Context } from './vm.ts';
 
 /** The addressing of every managed VM with a network, from the domains on the host. */
 async function vmsForDns(ctx: Context): Promise<VmAddressing[]> {
   const out: VmAddressing[] = [];
-  for (const d of await observeDomains(ctx.virsh)) {
+  for (const d of await observeDomains(ctx.hv)) {
     const id = tryParseVmId(d.name);
     if (!id) continue;
     const a = vmAddressing(ctx.config, d.name, namesFor(ctx.config, id).fqdn, d.parsed.interfaces[0]?.bridge);
@@ -52,7 +52,7 @@ export interface DnsShowResult {
 /** What the DNS server answers for a VM beside what raptor expects; the domain is read as the actor, so others' VMs are not found. */
 export async function showVmDns(ctx: Context, vm: VmId): Promise<DnsShowResult> {
   const name = await requireDomain(ctx, vm);
-  const parsed = parseDomainXml(await actorVirsh(ctx).dumpXml(name));
+  const parsed = parseDomainXml(await actorHv(ctx).dumpXml(name));
   const a = vmAddressing(ctx.config, name, namesFor(ctx.config, vm).fqdn, parsed.interfaces[0]?.bridge);
   return { vm: name, addressed: a !== undefined, rows: a ? await showVmRecords(await dnsFor(ctx), ctx.config, a) : [] };
 }

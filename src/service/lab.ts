@@ -1,7 +1,7 @@
 // Lab operations (quotas, resize, expiry): the service functions behind `raptor vm resize|expire|reap`
 // and the use shown by `raptor user list`.
 import { authorize } from './authorize.ts';
-import { actorVirsh } from './as-actor.ts';
+import { actorHv } from './as-actor.ts';
 import type { Config } from '../core/config.ts';
 import { isExpired } from '../core/expiry.ts';
 import { notFound, RaptorError } from '../core/errors.ts';
@@ -28,7 +28,8 @@ export interface UserUsage {
  * process, so vm-users can run it; a volume without a domain is not seen here, the planners see it).
  */
 export async function usageOf(ctx: Context, users: string[]): Promise<Map<string, UserUsage>> {
-  const domains = await observeDomains(ctx.virsh);
+  // a read for the actor: libvirt shows them the domains they may see
+  const domains = await observeDomains(actorHv(ctx));
   const lvs = domains.flatMap((d) => {
     const info = vmLv(ctx.config, d.name);
     const size = info ? diskSizeOf(info.path) : null;
@@ -48,15 +49,15 @@ function vmLv(config: Config, domain: string): { lv: string; path: string } | un
 
 async function resizeTarget(ctx: Context, vm: VmId) {
   const name = domainName(vm);
-  const state = await ctx.virsh.state(name);
+  const state = await ctx.hv.state(name);
   if (state === undefined) throw notFound(`VM ${name} not found`);
-  const [liveXml, inactiveXml] = await Promise.all([ctx.virsh.dumpXml(name), ctx.virsh.dumpXml(name, true)]);
+  const [liveXml, inactiveXml] = await Promise.all([ctx.hv.dumpXml(name), ctx.hv.dumpXml(name, { inactive: true })]);
   return { state, liveXml, live: parseDomainXml(liveXml), inactiveXml, inactive: parseDomainXml(inactiveXml) };
 }
 
 export async function planVmResize(ctx: Context, req: ResizeRequest): Promise<ResizePlan> {
   authorize(ctx, 'vm resize', domainName(req.vm));
-  const [host, target] = await Promise.all([observeHost(ctx.config, ctx.virsh, ctx.lvm), resizeTarget(ctx, req.vm)]);
+  const [host, target] = await Promise.all([observeHost(ctx.config, ctx.hv, ctx.volumes), resizeTarget(ctx, req.vm)]);
   return planResize(ctx.config, req, host, target);
 }
 
@@ -97,7 +98,7 @@ export async function pendingOf(ctx: Context, vm: VmId, state: string): Promise<
   let live: string;
   let inactive: string;
   try {
-    [live, inactive] = await Promise.all([actorVirsh(ctx).dumpXml(name), actorVirsh(ctx).dumpXml(name, true)]);
+    [live, inactive] = await Promise.all([actorHv(ctx).dumpXml(name), actorHv(ctx).dumpXml(name, { inactive: true })]);
   } catch (err) {
     // gone meanwhile, or a caller libvirt shows only the running definition: nothing to compare
     if (err instanceof RaptorError && (err.kind === 'not-found' || err.kind === 'not-allowed')) return null;
@@ -114,16 +115,15 @@ export async function setExpiry(ctx: Context, vm: VmId, expires: string | null):
   const name = domainName(vm);
   authorize(ctx, 'vm expire', name);
   return withHostLock(ctx, undefined, async () => {
-    const state = await ctx.virsh.state(name);
+    const state = await ctx.hv.state(name);
     if (state === undefined) throw notFound(`VM ${name} not found`);
-    const previous = parseDomainXml(await ctx.virsh.dumpXml(name, true)).metadata;
+    const previous = parseDomainXml(await ctx.hv.dumpXml(name, { inactive: true })).metadata;
     if (!previous) throw new RaptorError('conflict', `${name} has no raptor metadata (not made by raptor): nothing to keep an expiry in`);
-    const current = await ctx.virsh.exec(['metadata', name, RAPTOR_XMLNS, '--config']);
+    const current = await ctx.hv.metadata(name, RAPTOR_XMLNS, { config: true });
     const xml = setMetadataChild(current, 'expires', expires);
     const plan = [`set expiry of ${name} to ${expires ?? 'never'} (was ${previous.expires ?? 'never'})`];
     try {
-      const where = state === 'shut off' ? ['--config'] : ['--config', '--live'];
-      await ctx.virsh.exec(['metadata', name, RAPTOR_XMLNS, '--key', 'raptor', '--set', xml, ...where]);
+      await ctx.hv.setMetadata(name, RAPTOR_XMLNS, 'raptor', xml, { config: true, live: state !== 'shut off' });
       appendAudit(ctx.config.audit_log, ctx.actor, { command: ctx.commandLine, plan, result: 'ok' });
     } catch (err) {
       appendAudit(ctx.config.audit_log, ctx.actor, { command: ctx.commandLine, plan, result: 'failed', error: (err as Error).message });

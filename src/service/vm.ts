@@ -1,7 +1,8 @@
 // VM service functions: the one place front ends (CLI now, HTTP later) call to act on VMs.
 import { randomUUID } from 'node:crypto';
 import { authorize } from './authorize.ts';
-import { actorRun, actorVirsh } from './as-actor.ts';
+import { actorHv, actsForAnother } from './as-actor.ts';
+import { roleOf } from '../access/permissions.ts';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Actor } from '../core/actor.ts';
@@ -9,44 +10,73 @@ import type { Config } from '../core/config.ts';
 import { notFound, RaptorError } from '../core/errors.ts';
 import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
 import { Virsh } from '../libvirt/virsh.ts';
+import type { Hypervisor } from '../libvirt/hypervisor.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import { Lvm } from '../storage/lvm.ts';
+import type { Volumes } from '../storage/volumes.ts';
+import { hostBlockDevices, type BlockDevices } from '../storage/devices.ts';
+import { withRaptorErrors } from './host-errors.ts';
 import { acquireHostLock } from '../host/lock.ts';
 import { appendAudit, prepareAuditLog } from '../host/audit.ts';
 import { runCommand, type Runner } from '../host/runner.ts';
 import { applyPlan, ApplyError, type StepReport } from '../plan/apply.ts';
 import { hostExecutors, waitForShutOff, type ExecutorDeps } from '../plan/executors.ts';
 import { observeDomains, observeHost } from '../plan/observe.ts';
-import { namesFor, planCreate, planDestroy, type CreatePlan, type CreateRequest, type DestroyFacts, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
+import { namesFor, planCreate, planDestroy, type CreateRequest, type DestroyFacts, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
 import { stepTitle, type Step } from '../plan/steps.ts';
 import type { ProgressListener } from '../plan/events.ts';
 import { LogTail } from '../host/log-tail.ts';
 import { inspectImageFile } from '../storage/image.ts';
-import { findVolumeHolders } from '../storage/holders.ts';
 import { ensureSeedDir } from '../storage/seed.ts';
 import type { DnsTransport } from '../dns/client.ts';
 import { observeVmDns, openDns } from '../dns/service.ts';
 import type { HostState } from '../plan/planner.ts';
 import type { DnsQuestions } from '../plan/dns-steps.ts';
+import { ShadowAccounts, type Accounts } from '../access/accounts.ts';
+import { NodeHostFiles, type HostFiles } from '../host/host-files.ts';
+import type { SshPublicKey } from '../access/ssh-keys.ts';
+import { withInjectedFailure } from '../plan/failpoints.ts';
+import { withAccountSteps, type VmCreatePlan } from './vm-account.ts';
+import { planAccountChange } from './account-plan.ts';
 
 export interface Context {
   config: Config;
   run: Runner;
-  virsh: Virsh;
-  lvm: Lvm;
+  /** libvirt; its failures arrive as RaptorErrors with libvirt's error as the cause */
+  hv: Hypervisor;
+  volumes: Volumes;
+  /** who holds a block device, and zeroing it */
+  devices: BlockDevices;
+  /** whether this process may change the host (root; stand-in adapters can be changed by anyone) */
+  privileged: boolean;
+  /** host accounts, groups, raptor's account record, users' authorized_keys */
+  accounts: Accounts;
+  /** the host's own files (polkit rules, libvirt daemon configs, login.defs) */
+  files: HostFiles;
   /** the command line as typed, for the audit log */
   commandLine: string;
   /** who this call acts for: authorize() judges them, the audit log names them */
   actor: Actor;
 }
 
-export function createContext(config: Config, commandLine: string, actor: Actor, run: Runner = runCommand): Context {
+/** `host`: stand-ins for the host's adapters (unit tests); the real ones otherwise. */
+export function createContext(
+  config: Config,
+  commandLine: string,
+  actor: Actor,
+  run: Runner = runCommand,
+  host: { hv?: Hypervisor; volumes?: Volumes; devices?: BlockDevices; accounts?: Accounts; files?: HostFiles; privileged?: boolean } = {},
+): Context {
   return {
     actor,
     config,
     run,
-    virsh: new Virsh(run, config.libvirt_uri),
-    lvm: new Lvm(run, config.storage.lvm_command),
+    hv: withRaptorErrors(host.hv ?? new Virsh(run, config.libvirt_uri)),
+    volumes: host.volumes ?? new Lvm(run, config.storage.lvm_command),
+    devices: host.devices ?? hostBlockDevices,
+    privileged: host.privileged ?? process.getuid?.() === 0,
+    accounts: host.accounts ?? new ShadowAccounts(run, config.access.accounts_file),
+    files: host.files ?? new NodeHostFiles(),
     commandLine,
   };
 }
@@ -103,16 +133,19 @@ export interface ApplyOutcome<P> {
   reports: StepReport[];
 }
 
-/** A create request before its new domain has a UUID (the service picks one). */
-export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string };
+/** A create request before its new domain has a UUID (the service picks one); `account`: --ssh-key's host account. */
+export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string; account?: { keys: SshPublicKey[]; addExisting: boolean } };
 
 /** Observe the host (and DNS, for the VM's names) and plan; a dry run gets the same refusals as a real create. */
-export async function planVmCreate(ctx: Context, req: NewVmRequest): Promise<CreatePlan> {
+export async function planVmCreate(ctx: Context, req: NewVmRequest, opts: { dryRun?: boolean } = { dryRun: true }): Promise<VmCreatePlan> {
   authorize(ctx, 'vm create', domainName(req.vm));
-  const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
+  // the account's refusals (system account, existing outside the group) come first, as they always did
+  const account = req.account ? await planAccountChange(ctx, req.vm.user, req.account.keys, { addExisting: req.account.addExisting, dryRun: Boolean(opts.dryRun) }) : undefined;
+  const host = await observeHost(ctx.config, ctx.hv, ctx.volumes);
   const full = { ...req, uuid: req.uuid ?? randomUUID() };
   const now = new Date();
-  return planWithDns(ctx, host, (h) => planCreate(ctx.config, full, h, now));
+  const plan = await planWithDns(ctx, host, (h) => planCreate(ctx.config, full, h, now));
+  return account ? withAccountSteps(plan, account) : plan;
 }
 
 function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undone', error?: unknown, extra: Record<string, unknown> = {}): void {
@@ -137,15 +170,18 @@ export async function runApply<P extends { steps: Step[]; dnsQuestions?: DnsQues
   if (plan.dnsQuestions) throw new RaptorError('unexpected', 'refusing to apply a plan made without the DNS answers it needs');
   const executors = hostExecutors({
     run: ctx.run,
-    virsh: ctx.virsh,
-    lvm: ctx.lvm,
+    hv: ctx.hv,
+    volumes: ctx.volumes,
+    devices: ctx.devices,
     wipe: deps.wipe ?? { stepBytes: 256 * 1024 * 1024, offload: true, verify: 'sample' },
     dns: () => dnsFor(ctx),
     config: ctx.config,
+    accounts: ctx.accounts,
+    files: ctx.files,
   });
   try {
     // plans are made under the host lock from a fresh observation: what is done is not in them
-    const reports = await applyPlan(plan.steps, executors, { afterStep: failpoint, ...(onEvent ? { onEvent } : {}) });
+    const reports = await applyPlan(plan.steps, withInjectedFailure(executors), { afterStep: failpoint, ...(onEvent ? { onEvent } : {}) });
     auditApply(ctx, plan.steps, 'ok', undefined, audit);
     return { plan, reports };
   } catch (err) {
@@ -165,11 +201,13 @@ export async function createVm(
   ctx: Context,
   req: NewVmRequest,
   opts: { onWait?: () => void; onEvent?: ProgressListener } = {},
-): Promise<ApplyOutcome<CreatePlan>> {
+): Promise<ApplyOutcome<VmCreatePlan>> {
   authorize(ctx, 'vm create', domainName(req.vm));
   return withHostLock(ctx, opts.onWait, async () => {
     // DNS is observed here too, under the lock: a conflict is refused before the first change
-    const plan = await planVmCreate(ctx, req);
+    const plan = await planVmCreate(ctx, req, { dryRun: false });
+    // the account record is written by the account steps: its directory must be root's first
+    if (plan.account && !plan.account.result.nixos) await ctx.accounts.prepareRecord();
     // a seed directory others could write is refused before the first change, not halfway
     const seed = plan.steps.find((s) => s.kind === 'seed-write');
     if (seed?.kind === 'seed-write') ensureSeedDir(dirname(seed.path));
@@ -181,15 +219,15 @@ export async function planVmDestroy(ctx: Context, vm: VmId): Promise<DestroyPlan
   authorize(ctx, 'vm destroy', domainName(vm));
   const names = namesFor(ctx.config, vm);
   const observe = async () => {
-    const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
+    const host = await observeHost(ctx.config, ctx.hv, ctx.volumes);
     const domain = host.domains.find((d) => d.name === names.domain);
     const facts: DestroyFacts = {
       nvramExists: existsSync(names.nvram),
-      ...(domain ? { persistent: (await ctx.virsh.persistent(names.domain)) ?? false } : {}),
+      ...(domain ? { persistent: (await ctx.hv.persistent(names.domain)) ?? false } : {}),
     };
     // the holders are looked for after LVM and libvirt answered, so the own qemu is recognized
     const hasLv = host.lvs.some((l) => l.name === names.lv);
-    const use = hasLv ? findVolumeHolders(names.lvPath, { ownDomain: names.domain }) : undefined;
+    const use = hasLv ? ctx.devices.holders(names.lvPath, { ownDomain: names.domain }) : undefined;
     if (use) facts.volumeUse = use;
     if (hasLv && !use) facts.deviceMissing = true;
     return { host, facts, use };
@@ -303,7 +341,7 @@ export function vmInfo(config: Config, d: ObservedDomain, sizeOf: (path: string)
 }
 
 export async function listVms(ctx: Context, user?: string): Promise<VmInfo[]> {
-  const domains = await observeDomains(actorVirsh(ctx));
+  const domains = await observeDomains(actorHv(ctx));
   return domains
     .map((d) => vmInfo(ctx.config, d))
     .filter((v) => user === undefined || v.user === user)
@@ -312,39 +350,39 @@ export async function listVms(ctx: Context, user?: string): Promise<VmInfo[]> {
 
 export async function showVm(ctx: Context, vm: VmId): Promise<VmInfo> {
   const name = domainName(vm);
-  const state = await actorVirsh(ctx).state(name);
+  const state = await actorHv(ctx).state(name);
   if (state === undefined) throw notFound(`VM ${name} not found`);
-  return vmInfo(ctx.config, { name, state, parsed: parseDomainXml(await actorVirsh(ctx).dumpXml(name)) });
+  return vmInfo(ctx.config, { name, state, parsed: parseDomainXml(await actorHv(ctx).dumpXml(name)) });
 }
 
 export async function requireDomain(ctx: Context, vm: VmId): Promise<string> {
   const name = domainName(vm);
-  if ((await actorVirsh(ctx).state(name)) === undefined) throw notFound(`VM ${name} not found`);
+  if ((await actorHv(ctx).state(name)) === undefined) throw notFound(`VM ${name} not found`);
   return name;
 }
 
 /** Attach this terminal to the VM's console, as the actor (libvirt's open-device permission decides). */
 export async function attachConsole(ctx: Context, vm: VmId): Promise<void> {
   const name = await requireDomain(ctx, vm);
-  await actorRun(ctx)(['virsh', '--connect', ctx.config.libvirt_uri, 'console', name], { interactive: true });
+  await actorHv(ctx).attachConsole(name);
 }
 
 export async function startVm(ctx: Context, vm: VmId): Promise<'started' | 'already running'> {
   const name = await requireDomain(ctx, vm);
-  if ((await actorVirsh(ctx).state(name)) === 'running') return 'already running';
-  await actorVirsh(ctx).start(name);
+  if ((await actorHv(ctx).state(name)) === 'running') return 'already running';
+  await actorHv(ctx).start(name);
   return 'started';
 }
 
 export async function stopVm(ctx: Context, vm: VmId, force: boolean): Promise<'stopped' | 'already stopped' | 'forced off'> {
   const name = await requireDomain(ctx, vm);
-  if ((await actorVirsh(ctx).state(name)) === 'shut off') return 'already stopped';
+  if ((await actorHv(ctx).state(name)) === 'shut off') return 'already stopped';
   if (force) {
-    await actorVirsh(ctx).destroy(name);
+    await actorHv(ctx).destroy(name);
     return 'forced off';
   }
-  await actorVirsh(ctx).shutdown(name);
-  if (!(await waitForShutOff(actorVirsh(ctx), name, ctx.config.shutdown_timeout_s * 1000))) {
+  await actorHv(ctx).shutdown(name);
+  if (!(await waitForShutOff(actorHv(ctx), name, ctx.config.shutdown_timeout_s * 1000))) {
     throw new RaptorError('unexpected', `VM ${name} did not shut down within ${ctx.config.shutdown_timeout_s} s (use --force to power it off)`);
   }
   return 'stopped';
@@ -352,12 +390,12 @@ export async function stopVm(ctx: Context, vm: VmId, force: boolean): Promise<'s
 
 export async function rebootVm(ctx: Context, vm: VmId, force: boolean): Promise<'rebooted' | 'reset'> {
   const name = await requireDomain(ctx, vm);
-  if ((await actorVirsh(ctx).state(name)) !== 'running') throw new RaptorError('conflict', `VM ${name} is not running`);
+  if ((await actorHv(ctx).state(name)) !== 'running') throw new RaptorError('conflict', `VM ${name} is not running`);
   if (force) {
-    await actorVirsh(ctx).reset(name);
+    await actorHv(ctx).reset(name);
     return 'reset';
   }
-  await actorVirsh(ctx).reboot(name);
+  await actorHv(ctx).reboot(name);
   return 'rebooted';
 }
 
@@ -387,6 +425,8 @@ export function consoleLogPath(ctx: Context, vm: VmId): string {
 
 export function readConsoleLog(ctx: Context, vm: VmId): string {
   const path = consoleLogPath(ctx, vm);
+  // a root process acting for a non-admin must not read for them what root alone may read
+  if (actsForAnother(ctx) && roleOf(ctx.actor, ctx.config.access) !== 'admin') throw new RaptorError('not-allowed', `the console log ${path} is readable by admins only`);
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {

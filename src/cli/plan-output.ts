@@ -1,0 +1,23 @@
+// How a plan is shown: each step's title, why it is needed, and the commands an admin would run
+// instead (every --dry-run), or the same as JSON.
+import { stepCommands, stepTitle, stepWhy, type Step } from '../plan/steps.ts';
+
+export function printSteps(steps: Step[], uri: string, out: (s: string) => void): void {
+  steps.forEach((s, i) => {
+    out(`${i + 1}. ${stepTitle(s)}`);
+    const why = stepWhy(s);
+    if (why) out(`     why: ${why}`);
+    for (const c of stepCommands(s, uri)) out(`     $ ${c}`);
+  });
+}
+
+export function planJson(plan: { steps: Step[] }, uri: string) {
+  return plan.steps.map((s) => ({
+    kind: s.kind,
+    title: stepTitle(s),
+    commands: stepCommands(s, uri),
+    ...(stepWhy(s) ? { why: stepWhy(s) } : {}),
+    ...(s.kind === 'domain-define' ? { xml: s.xml } : {}),
+    ...(s.kind === 'seed-write' ? { path: s.path, metaData: s.metaData, userData: s.userData } : {}),
+  }));
+}
