@@ -99,6 +99,8 @@ const reverseZoneName = z.string().regex(/^([A-Za-z0-9_/-]{1,63}\.)*[A-Za-z0-9_/
 export const configSchema = z
   .object({
     libvirt_uri: z.string().default('qemu:///system'),
+    /** how raptor talks to libvirt: the virsh tool, or libvirt's own protocol on its Unix socket (docs/libvirt-rpc.md) */
+    libvirt_client: z.enum(['virsh', 'rpc']).default('virsh'),
     domain_type: z.enum(['kvm', 'qemu']).default('kvm'),
     machine: z.string().default('q35'),
     console: z.enum(['virtio', 'serial']).default('virtio'),

@@ -31,7 +31,7 @@ export const VIR_ERR = {
 } as const;
 
 /** libvirt's virErrorDomain values raptor names (where in libvirt an error was raised). */
-export const VIR_FROM = { NONE: 0, QEMU: 10, REMOTE: 13, DOMAIN: 20, ACCESS: 55, POLKIT: 60 } as const;
+export const VIR_FROM = { NONE: 0, RPC: 7, QEMU: 10, REMOTE: 13, DOMAIN: 20, ACCESS: 55, POLKIT: 60 } as const;
 
 /**
  * A failure libvirt reported. `code` is libvirt's virErrorNumber, undefined when the client could

@@ -218,7 +218,7 @@ export class Virsh implements Hypervisor {
 }
 
 // virDomainState numbers, as domstats prints them
-const STATE_BY_NUMBER: DomainState[] = ['unknown', 'running', 'idle', 'paused', 'in shutdown', 'shut off', 'crashed', 'pmsuspended'];
+export const STATE_BY_NUMBER: DomainState[] = ['unknown', 'running', 'idle', 'paused', 'in shutdown', 'shut off', 'crashed', 'pmsuspended'];
 
 export function parseDomstatsState(out: string): DomainSummary[] {
   const result: DomainSummary[] = [];

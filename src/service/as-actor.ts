@@ -1,7 +1,7 @@
 // Reads and interactions run as the actor, so libvirt (polkit) decides what they may see and do.
 // When the process is the actor (the CLI), nothing changes; a server running as root for alice asks as alice.
 import type { Hypervisor } from '../libvirt/hypervisor.ts';
-import { Virsh } from '../libvirt/virsh.ts';
+import { libvirtClient } from '../libvirt/client-choice.ts';
 import { withRaptorErrors } from './host-errors.ts';
 import { openAs, runAs } from '../host/run-as.ts';
 import { openCommandStream, type Runner } from '../host/runner.ts';
@@ -14,4 +14,5 @@ export const actsForAnother = (ctx: Context): boolean => ctx.actor.uid !== proce
 export const actorRun = (ctx: Context): Runner => (actsForAnother(ctx) ? runAs(ctx.run, ctx.actor) : ctx.run);
 
 /** The actor's libvirt connection: list, show, start, stop, reboot, console. */
-export const actorHv = (ctx: Context): Hypervisor => (actsForAnother(ctx) ? withRaptorErrors(new Virsh(actorRun(ctx), ctx.config.libvirt_uri, openAs(openCommandStream, ctx.actor))) : ctx.hv);
+export const actorHv = (ctx: Context): Hypervisor =>
+  actsForAnother(ctx) ? withRaptorErrors(libvirtClient(ctx.config, actorRun(ctx), openAs(openCommandStream, ctx.actor), { asAnother: true })) : ctx.hv;

@@ -9,7 +9,7 @@ import type { Actor } from '../core/actor.ts';
 import type { Config } from '../core/config.ts';
 import { notFound, RaptorError } from '../core/errors.ts';
 import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
-import { Virsh } from '../libvirt/virsh.ts';
+import { libvirtClient } from '../libvirt/client-choice.ts';
 import type { Hypervisor } from '../libvirt/hypervisor.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import { Lvm } from '../storage/lvm.ts';
@@ -71,7 +71,7 @@ export function createContext(
     actor,
     config,
     run,
-    hv: withRaptorErrors(host.hv ?? new Virsh(run, config.libvirt_uri)),
+    hv: withRaptorErrors(host.hv ?? libvirtClient(config, run)),
     volumes: host.volumes ?? new Lvm(run, config.storage.lvm_command),
     devices: host.devices ?? hostBlockDevices,
     privileged: host.privileged ?? process.getuid?.() === 0,
