@@ -32,6 +32,7 @@ test("virsh's error lines become libvirt's error numbers", () => {
   assert.equal(code("error: Failed to start domain 'alice-web'\nerror: access denied: 'polkit' denies access to 'domain.start'\n"), VIR_ERR.ACCESS_DENIED);
   assert.equal(code('error: failed to connect to the hypervisor\nerror: authentication unavailable: no polkit agent available to authenticate action\n'), VIR_ERR.AUTH_UNAVAILABLE);
   assert.equal(code("error: Failed to start domain 'alice-web'\nerror: Requested operation is not valid: domain is already running\n"), VIR_ERR.OPERATION_INVALID);
+  assert.equal(code('error: Domain is already active\n'), VIR_ERR.OPERATION_INVALID);
   assert.equal(code('error: operation forbidden: read only access prevents virDomainCreate\n'), VIR_ERR.OPERATION_DENIED);
   assert.equal(code('error: metadata not found: Requested metadata element is not present\n'), VIR_ERR.NO_DOMAIN_METADATA);
   assert.equal(code('error: something libvirt says in words raptor does not know\n'), undefined);

@@ -248,6 +248,8 @@ const MESSAGE_CODES: [RegExp, number][] = [
   [/^authentication failed\b/, VIR_ERR.AUTH_FAILED],
   [/^authentication cancelled\b/, VIR_ERR.AUTH_CANCELLED],
   [/^Requested operation is not valid\b/, VIR_ERR.OPERATION_INVALID],
+  // virsh's own check before `start` asks libvirt, which would refuse with OPERATION_INVALID
+  [/^Domain is already active\b/, VIR_ERR.OPERATION_INVALID],
   [/^metadata not found\b/, VIR_ERR.NO_DOMAIN_METADATA],
   [/^internal error\b/, VIR_ERR.INTERNAL_ERROR],
   [/^operation failed\b/, VIR_ERR.OPERATION_FAILED],

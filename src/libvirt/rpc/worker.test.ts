@@ -5,7 +5,7 @@ import { Duplex, PassThrough } from 'node:stream';
 import type { ChildStream, StreamOpener } from '../../host/runner.ts';
 import { isNoDomain, LibvirtError, VIR_ERR, VIR_FROM } from '../hypervisor.ts';
 import type { RpcTransport } from './client.ts';
-import { runRpcWorker, WORKER_COMMAND, WorkerRpcClient } from './worker.ts';
+import { runRpcWorker, WORKER_COMMAND, workerEntry, WorkerRpcClient } from './worker.ts';
 
 class Echo implements RpcTransport {
   readonly uri = 'qemu:///system';
@@ -97,4 +97,10 @@ test('a worker that dies fails the pending calls with NO_CONNECT', async () => {
   };
   const err = await new WorkerRpcClient('qemu:///system', opener, ['x']).call(1).catch((e: unknown) => e);
   assert.ok(err instanceof LibvirtError && err.code === VIR_ERR.NO_CONNECT && /setpriv: bad uid/.test(err.message), String(err));
+});
+
+test("the worker is this raptor: the bundle's entry beside its chunks, or the source entry through tsx", () => {
+  assert.deepEqual(workerEntry('/opt/raptor/dist/chunks/app-X1.mjs'), [process.execPath, '/opt/raptor/dist/raptor.mjs']);
+  assert.deepEqual(workerEntry('/opt/raptor/dist/raptor.mjs'), [process.execPath, '/opt/raptor/dist/raptor.mjs']);
+  assert.deepEqual(workerEntry('/w/src/libvirt/rpc/worker.ts'), [process.execPath, '--import', 'tsx', '/w/src/cli/main.ts']);
 });

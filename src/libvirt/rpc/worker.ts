@@ -5,7 +5,9 @@
 //   parent → child  {"id":1,"proc":23,"payload":"<base64 XDR>"}
 //   child → parent  {"id":1,"payload":"<base64 XDR>"}  or  {"id":1,"error":{"code":42,"domain":10,"message":"…"}}
 // The child only relays procedure calls: the parent encodes and decodes every structure.
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import type { StreamOpener } from '../../host/runner.ts';
 import { libvirtErrorOf, LibvirtError, VIR_ERR, VIR_FROM } from '../hypervisor.ts';
@@ -56,11 +58,15 @@ export async function runRpcWorker(uri: string, input: Readable = process.stdin,
   await client.close();
 }
 
-/** The argv that starts the worker: this same raptor (bundle or source, with node's own flags). */
-export function workerEntry(): string[] {
-  const script = process.argv[1];
-  if (!script) throw new Error('libvirt rpc worker: cannot tell which raptor to start');
-  return [process.execPath, ...process.execArgv, script];
+/**
+ * The argv that starts the worker: this same raptor, found from this module's own file (not
+ * process.argv, which under a test runner or a wrapper names another script): the bundle's
+ * entry next to its chunks, or the source entry through tsx.
+ */
+export function workerEntry(here: string = fileURLToPath(import.meta.url)): string[] {
+  if (here.endsWith('.ts')) return [process.execPath, '--import', 'tsx', join(dirname(here), '..', '..', 'cli', 'main.ts')];
+  const dir = dirname(here);
+  return [process.execPath, basename(dir) === 'chunks' ? join(dir, '..', 'raptor.mjs') : join(dir, 'raptor.mjs')];
 }
 
 /** How long an idle worker is kept for the next call (one operation's calls follow each other within microseconds). */
