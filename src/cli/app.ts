@@ -35,6 +35,7 @@ import { expiryWarning, isExpired, parseExpiry } from '../core/expiry.ts';
 import { pendingOf } from '../service/lab.ts';
 import { registerAdoptCommands } from './commands-adopt.ts';
 import { registerRenderCommands } from './commands-render.ts';
+import { registerWebCommands } from './commands-web.ts';
 import { addUser, describeAccount, ensureAccount, readSshKeyArgs, type AccountResult } from '../service/access.ts';
 
 /** Longest `--wait-for` wait: a day. */
@@ -362,6 +363,7 @@ export function buildProgram(version: string): Command {
   registerAccessCommands(program);
   registerImageCommands(program);
   registerLabCommands(program);
+  registerWebCommands(program);
   return program;
 }
 
