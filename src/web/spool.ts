@@ -5,7 +5,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { badInput, notAllowed, RaptorError } from '../core/errors.ts';
-import { dirProblems } from '../host/trusted-files.ts';
+import { ensureSafeDir } from '../host/trusted-files.ts';
 
 /** root-owned, sticky (no one renames or deletes another's file), writable and enterable by all, listable by none. */
 export const SPOOL_MODE = 0o1733;
@@ -20,11 +20,8 @@ const errCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoExcept
 
 /** Create the spool directory (server side, as root) and refuse to serve unless it is exactly as it must be. */
 export function ensureSpoolDir(dir: string): void {
-  const parentProblems = dirProblems(dirname(dir));
-  if (parentProblems.length) {
-    const p = parentProblems[0]!;
-    throw notAllowed(`refusing to use the sign-in spool ${dir}: ${p.path} ${p.problem}; fix: ${p.fix}`);
-  }
+  // its parents: root's, and enterable by the users who sign in (as /run/raptor of the host lock)
+  ensureSafeDir(dirname(dir), 0o755, 'the sign-in spool');
   try {
     mkdirSync(dir, { mode: SPOOL_MODE });
   } catch (err) {
