@@ -254,6 +254,15 @@ describe('web API: authentication', () => {
     assert.equal((await s.req('/api/v1/me', { headers: { cookie: session } })).status, 401, 'sessions expire');
   });
 
+  test('a one-time link followed from another site is refused (login CSRF), and stays unused', async () => {
+    const { url } = (await (await s.post('/api/v1/auth/proof', { ...s.proofFor(1001), want: 'login' })).json()) as { url: string };
+    const path = new URL(url).pathname;
+    const r = await s.req(path, { headers: { 'sec-fetch-site': 'cross-site' } });
+    assert.equal(r.status, 403);
+    assert.equal(r.headers.get('set-cookie'), null);
+    assert.equal((await s.req(path, { headers: { 'sec-fetch-site': 'none' } })).status, 303);
+  });
+
   test('a one-time link expires', async () => {
     const { url } = (await (await s.post('/api/v1/auth/proof', { ...s.proofFor(1001), want: 'login' })).json()) as { url: string };
     s.clock.advance(s.config.web.login_url_ttl_s + 1);
@@ -353,6 +362,14 @@ describe('web API: VMs', () => {
       assert.equal((await json(r)).error?.code, 'bad-input');
     }
     assert.equal((await s.post('/api/v1/vms', 'x'.repeat(70_000), { token: carol })).status, 400);
+    const chunked = new ReadableStream({
+      start(ctrl) {
+        for (let i = 0; i < 100; i++) ctrl.enqueue(new TextEncoder().encode('x'.repeat(1024)));
+        ctrl.close();
+      },
+    });
+    const big = await s.req('/api/v1/vms', { method: 'POST', token: carol, body: chunked, duplex: 'half' } as RequestInit);
+    assert.equal(big.status, 400, 'a body with no length is cut off at the limit too');
     assert.deepEqual(s.service.calls, []);
   });
 

@@ -4,6 +4,7 @@
 // database at each request.
 import { Hono, type Context as HonoContext } from 'hono';
 import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
+import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import type { Config } from '../core/config.ts';
 import { badInput, notAllowed, notFound } from '../core/errors.ts';
@@ -168,6 +169,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   app.onError((err, c) => {
     const { status, body } = errorBody(err);
+    // the journal gets what went wrong unexpectedly; refusals are the caller's business
+    if (status === 500) process.stderr.write(`raptor serve: ${c.req.method} ${c.req.path}: ${body.error.message}\n`);
     return c.json(body, status);
   });
   app.notFound((c) => c.json({ error: { code: 'not-found', exitCode: 4, message: `no such path: ${c.req.method} ${c.req.path}` } }, 404));
@@ -186,12 +189,18 @@ export function createApp(deps: AppDeps): Hono<Env> {
     await next();
   });
 
+  // a chunked body is cut off while it streams, not after it was buffered
+  app.use('/api/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw badInput(`request body too large (at most ${MAX_BODY_BYTES} bytes)`); } }));
+
   // the page's place: the next piece of work serves the real one from the bundle
   app.get('/', (c) => c.html(PLACEHOLDER));
 
   // a one-time link from `raptor web login` becomes a session cookie
   app.get('/login/:secret', (c) => {
     const source = sourceOf(c);
+    // a link opened from a terminal is a navigation of no site; another site's link would sign the victim in as someone else
+    const fetchSite = c.req.header('sec-fetch-site');
+    if (fetchSite === 'cross-site' || fetchSite === 'same-site') throw notAllowed('a sign-in link works only when opened directly (paste it into the address bar)');
     const cred = deps.credentials.consumeLogin(c.req.param('secret'));
     if (!cred) {
       if (!perSource.hit(`link:${source}`)) throw notAllowed('too many sign-in attempts: wait a minute');

@@ -75,7 +75,13 @@ export class CredentialStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw err;
     }
-    const parsed = fileSchema.safeParse(JSON.parse(text));
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      doc = undefined;
+    }
+    const parsed = fileSchema.safeParse(doc);
     if (!parsed.success) throw new RaptorError('unexpected', `the web sign-in store ${file} is damaged: move it away to sign everyone out`);
     for (const { hash, ...c } of parsed.data.credentials) this.byHash.set(hash, c);
     if (this.prune()) this.save();
