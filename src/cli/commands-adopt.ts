@@ -4,7 +4,7 @@ import { EXIT_CODES } from '../core/errors.ts';
 import type { Violation } from '../plan/adopt.ts';
 import { stepCommands, stepTitle, type Step } from '../plan/steps.ts';
 import { adoptVm, planVmAdopt } from '../service/adopt.ts';
-import { QuietExit } from './commands-access.ts';
+import { QuietExit } from './common.ts';
 import { ctxFor, g } from './common.ts';
 import { printJson } from './output.ts';
 

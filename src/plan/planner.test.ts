@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseConfigText } from '../core/config.ts';
 import { RaptorError } from '../core/errors.ts';
 import { parseDomainXml, renderDomainXml } from '../libvirt/domain-xml.ts';
-import { TAG_CREATING, TAG_WIPED } from '../storage/lvm.ts';
+import { TAG_CREATING, TAG_WIPED } from '../core/host-types.ts';
 import { planCreate, planDestroy, type HostState } from './planner.ts';
 import type { VolumeUse } from '../storage/volume-use.ts';
 

@@ -4,7 +4,7 @@ import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, r
 import { dirname, join, basename } from 'node:path';
 import { notAllowed, notFound, conflict, badInput, RaptorError } from '../core/errors.ts';
 import { tryParseVmId, validateUser } from '../core/naming.ts';
-import { actingUser, appendAudit } from '../host/audit.ts';
+import { appendAudit } from '../host/audit.ts';
 import { Accounts, installAuthorizedKeys, type Account } from '../access/accounts.ts';
 import { readAccountRecord, recordedEntry, type AccountRecord, withEntry, withoutUser, writeAccountRecord } from '../access/account-record.ts';
 import { DEFAULT_UID_RANGE, isSystemUid, NOBODY_UID, parseLoginDefs, type UidRange } from '../access/login-defs.ts';
@@ -19,6 +19,7 @@ import { renderPolkitRules } from '../access/polkit-rules.ts';
 import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KEY_TYPES, uniqueKeys, type SshPublicKey } from '../access/ssh-keys.ts';
 import { checkZones, openDns } from '../dns/service.ts';
 import { withHostLock, type Context } from './vm.ts';
+import { authorize } from './authorize.ts';
 import { domainCheckLines } from './adopt.ts';
 import { processStartMs } from '../host/process-start.ts';
 import { quoteInput } from '../core/quote.ts';
@@ -37,27 +38,14 @@ const DECLARATIVE_WHY = 'users.mutableUsers = false (access.declarative_users)';
 /** NixOS declares accounts, groups, polkit rules and libvirtd.conf; raptor then prints, not writes. */
 export const isNixos = (ctx: AccessContext): boolean => existsSync(hostPath(ctx, '/etc/NIXOS'));
 
-export const adminWho = (ctx: Context): string => `root or a member of ${ctx.config.access.admin_groups.join('/')}`;
-
-/** Admin-only commands call this first: root, or a member of an admin group (docs/house-rules.md). */
-export async function requireAdmin(ctx: Context, what: string): Promise<void> {
-  if (process.getuid?.() === 0) return;
-  const mine = (await ctx.run(['id', '-Gn'], { timeoutMs: 30_000 })).stdout.trim().split(/\s+/);
-  if (ctx.config.access.admin_groups.some((g) => mine.includes(g))) {
-    // an admin, but these commands change LVM volumes, accounts and system files: root's work
-    throw notAllowed(`${what} changes volumes, accounts and system files: run it as root (sudo ${what})`);
-  }
-  throw notAllowed(`${what} needs an admin (${adminWho(ctx)}); vm-users may only list, show, start, stop, reboot and open the console of their own VMs`);
-}
-
 function withLockAndAudit<T>(ctx: Context, what: string, fn: () => Promise<T>, summary: (r: T) => string[]): Promise<T> {
   return withHostLock(ctx, undefined, async () => {
     try {
       const r = await fn();
-      appendAudit(ctx.config.audit_log, { command: ctx.commandLine, plan: [what, ...summary(r)], result: 'ok' });
+      appendAudit(ctx.config.audit_log, ctx.actor, { command: ctx.commandLine, plan: [what, ...summary(r)], result: 'ok' });
       return r;
     } catch (err) {
-      appendAudit(ctx.config.audit_log, { command: ctx.commandLine, plan: [what], result: 'failed', error: err instanceof Error ? err.message : String(err) });
+      appendAudit(ctx.config.audit_log, ctx.actor, { command: ctx.commandLine, plan: [what], result: 'failed', error: err instanceof Error ? err.message : String(err) });
       throw err;
     }
   });
@@ -183,7 +171,7 @@ export async function ensureAccount(ctx: AccessContext, user: string, keys: SshP
     if (!opts.dryRun) await accounts.createGroup(group);
     result.groupCreated = true;
   }
-  const by = actingUser();
+  const by = ctx.actor.user;
   const at = new Date().toISOString();
   if (!existing) {
     if (!opts.dryRun) {
@@ -220,6 +208,7 @@ export async function ensureAccount(ctx: AccessContext, user: string, keys: SshP
 /** `raptor user add`: ensureAccount under the host lock, audited. */
 export async function addUser(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean; addExisting?: boolean } = {}): Promise<AccountResult> {
   validateUser(user);
+  authorize(ctx, 'user add');
   if (opts.dryRun || isNixos(ctx) || ctx.config.access.declarative_users) return ensureAccount(ctx, user, keys, opts);
   return withLockAndAudit(ctx, `user add ${user}`, () => ensureAccount(ctx, user, keys, { addExisting: Boolean(opts.addExisting) }), (r) => describeAccount(r));
 }
@@ -237,7 +226,7 @@ export function describeAccount(r: AccountResult): string[] {
 }
 
 export async function vmsOf(ctx: Context, user: string): Promise<string[]> {
-  return (await ctx.virsh.listAll())
+  return (await ctx.hv.list())
     .map((d) => d.name)
     .filter((n) => tryParseVmId(n)?.user === user)
     .sort();
@@ -255,6 +244,7 @@ export interface RemoveResult {
 /** `raptor user remove`: refuses while the user owns VMs (exit 3); home kept unless purge. */
 export async function removeUser(ctx: AccessContext, user: string, opts: { purge?: boolean; dryRun?: boolean } = {}): Promise<RemoveResult> {
   validateUser(user);
+  authorize(ctx, 'user remove');
   const purge = Boolean(opts.purge);
   const check = async (): Promise<Account> => {
     const accounts = new Accounts(ctx.run);
@@ -319,7 +309,7 @@ export async function listUsers(ctx: Context): Promise<UserEntry[]> {
   const accounts = new Accounts(ctx.run);
   const group = await accounts.group(ctx.config.access.user_group);
   if (!group) return [];
-  const domains = (await ctx.virsh.listAll()).map((d) => d.name).sort();
+  const domains = (await ctx.hv.list()).map((d) => d.name).sort();
   // the record is root's: others list without it
   let record: AccountRecord = { version: 1, accounts: [] };
   if (process.geteuid?.() === 0) record = readAccountRecord(recordPath(ctx as AccessContext));
@@ -392,6 +382,7 @@ export interface InitResult {
 
 /** `raptor host init`: polkit rules, access_drivers in libvirt's daemon configs, the user group. Idempotent. */
 export async function hostInit(ctx: AccessContext, opts: { dryRun?: boolean; restart?: boolean } = {}): Promise<InitResult> {
+  authorize(ctx, 'host init');
   const access = ctx.config.access;
   const rules = renderPolkitRules(access);
   if (isNixos(ctx)) {
@@ -523,25 +514,29 @@ function libvirtSockets(ctx: AccessContext): string[] {
 
 const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-/** Every rule and dependency raptor relies on, each ok or wrong with the exact fix. */
-export async function hostCheck(ctx: AccessContext, opts: { configPath?: string } = {}): Promise<CheckLine[]> {
-  const cfg = ctx.config;
-  const access = cfg.access;
-  const out: CheckLine[] = [];
-  const add = (check: string, ok: boolean, detail: string, fix: string) => out.push({ check, ok, detail, fix: ok ? null : fix });
-  const nixos = isNixos(ctx);
-  const nixFix = 'add the output of `raptor host init` to /etc/nixos/configuration.nix and run nixos-rebuild switch';
+/** What each group of host checks reads: the context and the one way to add a line. */
+export interface CheckEnv {
+  ctx: AccessContext;
+  cfg: AccessContext['config'];
+  access: AccessContext['config']['access'];
+  add: (check: string, ok: boolean, detail: string, fix: string) => void;
+  nixos: boolean;
+  nixFix: string;
+  opts: { configPath?: string };
+}
 
-  // libvirt
+// libvirt
+async function checkLibvirtReachable({ ctx, cfg, add }: CheckEnv): Promise<void> {
   try {
-    const v = await ctx.virsh.exec(['version', '--daemon']);
-    const daemon = /Running against daemon:\s*(.+)/.exec(v)?.[1]?.trim();
+    const { daemon } = await ctx.hv.version();
     add('libvirt reachable', true, `${cfg.libvirt_uri}${daemon ? ` (daemon ${daemon})` : ''}`, '');
   } catch (err) {
     add('libvirt reachable', false, errMessage(err), `start the libvirt daemon (systemctl start libvirtd, or virtqemud on a modular host) and check libvirt_uri (${cfg.libvirt_uri}) in the raptor config`);
   }
+}
 
-  // the ACL driver in each daemon config
+// the ACL driver in each daemon config
+async function checkAclDriver({ ctx, add, nixos, nixFix }: CheckEnv): Promise<void> {
   if (nixos) {
     // NixOS builds libvirt with sysconfdir /var/lib and copies the generated libvirtd.conf there
     const nixConf = ctx.config.access.libvirt_daemon_configs?.[0] ?? '/var/lib/libvirt/libvirtd.conf';
@@ -570,8 +565,10 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
       add(`libvirt ACL driver (${conf})`, ok, text === undefined ? why || `${conf} missing` : ok ? 'access_drivers = [ "polkit" ]' : 'no access_drivers = [ "polkit" ]: every user libvirt lets in may do everything', `raptor host init (adds ${ACCESS_DRIVERS_LINE} to ${conf}), then restart the daemon (raptor host init --restart)`);
     }
   }
+}
 
-  // the socket vm-users connect to
+// the socket vm-users connect to
+async function checkLibvirtSockets({ ctx, access, add }: CheckEnv): Promise<void> {
   for (const sock of libvirtSockets(ctx)) {
     const st = statSync(hostPath(ctx, sock));
     const mode = st.mode & 0o777;
@@ -584,8 +581,10 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
       `let everyone reach the socket and polkit decide: unix_sock_rw_perms = "0777" with auth_unix_rw = "polkit" in the daemon config (under systemd socket activation: SocketMode=0666 in a drop-in for ${sock.includes('virtqemud') ? 'virtqemud' : 'libvirtd'}.socket), then restart the daemon`,
     );
   }
+}
 
-  // polkit rules
+// polkit rules
+async function checkPolkitRules({ ctx, access, add, nixos, nixFix }: CheckEnv): Promise<void> {
   const rules = renderPolkitRules(access);
   if (nixos) {
     const nixRules = readIfExists(hostPath(ctx, '/etc/polkit-1/rules.d/10-nixos.rules'));
@@ -610,8 +609,10 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
       `raptor host init (installs ${access.polkit_rules_file}; polkitd reloads it by itself)`,
     );
   }
+}
 
-  // groups
+// groups
+async function checkGroups({ ctx, access, add, nixos, nixFix }: CheckEnv): Promise<void> {
   const accounts = new Accounts(ctx.run);
   const ug = await accounts.group(access.user_group);
   add(`group ${access.user_group}`, ug !== undefined, ug ? `gid ${ug.gid}, ${ug.members.length} member(s)` : 'missing', nixos ? nixFix : `raptor host init (or: groupadd ${access.user_group})`);
@@ -623,13 +624,15 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
     present.length ? `present: ${present.join(', ')}${present.length < access.admin_groups.length ? `; absent: ${access.admin_groups.filter((g) => !present.includes(g)).join(', ')}` : ''}` : `none of ${access.admin_groups.join(', ')} exists`,
     `create one and add the admins: groupadd ${access.admin_groups[0] ?? 'libvirt'} && usermod -aG ${access.admin_groups[0] ?? 'libvirt'} ADMIN`,
   );
+}
 
-  // firmware
+// firmware
+async function checkFirmware({ ctx, cfg, add }: CheckEnv): Promise<void> {
   let loaders: string[] | undefined;
   const suggest = async (): Promise<string> => {
     if (loaders === undefined) {
       try {
-        const xml = await ctx.virsh.exec(['domcapabilities', '--virttype', cfg.domain_type, '--machine', cfg.machine]);
+        const xml = await ctx.hv.domainCapabilities(cfg.domain_type, cfg.machine);
         const loader = /<loader\b[^>]*>([\s\S]*?)<\/loader>/.exec(xml)?.[1] ?? '';
         loaders = [...loader.matchAll(/<value>([^<]+)<\/value>/g)].map((m) => m[1]!);
       } catch {
@@ -642,10 +645,12 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
     const ok = existsSync(hostPath(ctx, path));
     add(key, ok, `${path} ${ok ? 'present' : 'missing'}`, ok ? '' : `install OVMF with Secure Boot (Debian: apt install ovmf; NixOS: virtualisation.libvirtd.qemu.ovmf.enable) or set ${key} in the raptor config${key === 'firmware.code' ? await suggest() : ' to the VARS template beside the code file (Microsoft keys: *_VARS*.ms.fd)'}`);
   }
+}
 
-  // LVM
+// LVM
+async function checkVolumeGroup({ ctx, cfg, add }: CheckEnv): Promise<void> {
   try {
-    const vg = await ctx.lvm.vg(cfg.storage.vg);
+    const vg = await ctx.volumes.vg(cfg.storage.vg);
     if (!vg) add(`volume group ${cfg.storage.vg}`, false, 'missing', `create it: vgcreate ${cfg.storage.vg} /dev/DEVICE (or set storage.vg in the raptor config)`);
     else {
       const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
@@ -654,16 +659,20 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
   } catch (err) {
     add(`volume group ${cfg.storage.vg}`, false, errMessage(err), `check storage.lvm_command (${cfg.storage.lvm_command}) and run host check as root`);
   }
+}
 
-  // bridges
+// bridges
+async function checkBridges({ ctx, cfg, add }: CheckEnv): Promise<void> {
   for (const b of cfg.bridges) {
     const dev = hostPath(ctx, `/sys/class/net/${b.name}`);
     const exists = existsSync(dev);
     const isBridge = exists && existsSync(join(dev, 'bridge'));
     add(`bridge ${b.name}`, isBridge, exists ? (isBridge ? `present (${b.mac}${b.ipv4 ? ` -> ${b.ipv4}` : ''})` : 'present but not a bridge') : 'missing', `create it: ip link add ${b.name} type bridge && ip link set ${b.name} up (and give MAC ${b.mac} its address in the DHCP server), or remove it from [[bridges]]`);
   }
+}
 
-  // DNS
+// DNS
+async function checkDns({ cfg, add }: CheckEnv): Promise<void> {
   if (!cfg.dns.enabled) add('DNS', true, 'turned off (dns.enabled = false)', '');
   else {
     // records come from each bridge's fixed DHCP addresses: without them create publishes nothing
@@ -683,14 +692,18 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
       add('DNS', false, errMessage(err), `check [dns] in the raptor config (server ${cfg.dns.server}, port ${cfg.dns.port}, zones ${zones.join(', ')}), that ${cfg.dns.tsig_key_file} holds the key the server has for updates (read by root only: chmod 0600), and that the server is running`);
     }
   }
+}
 
-  // lock and audit
+// lock and audit
+async function checkLockAndAudit({ cfg, add }: CheckEnv): Promise<void> {
   for (const [check, path] of [['lock file', cfg.lock_file], ['audit log', cfg.audit_log]] as const) {
     const w = writableDetail(path);
     add(check, w.ok, w.detail, `run changing commands as root, or make ${dirname(path)} writable for the admins`);
   }
+}
 
-  // raptor's own files: no one but root may open, lock, replace or fill them
+// raptor's own files: no one but root may open, lock, replace or fill them
+async function checkTrustedFiles({ ctx, add, opts }: CheckEnv): Promise<void> {
   for (const f of trustedFiles(ctx, opts.configPath)) {
     const d = describeFile(f.path);
     const problems = trustedPathProblems(f.path, d.st, f);
@@ -701,8 +714,10 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
       problems.map((p) => p.fix).join(' && '),
     );
   }
+}
 
-  // libvirtd must not open paths ordinary users control (virsh restore FILE opens before its ACL check)
+// libvirtd must not open paths ordinary users control (virsh restore FILE opens before its ACL check)
+async function checkConfinement({ add, nixos }: CheckEnv): Promise<void> {
   const daemons = libvirtDaemons();
   if (daemons.length === 0) add('libvirtd confinement', true, 'no libvirtd/virtqemud runs on this machine (remote daemon: check it there)', '');
   for (const d of daemons) {
@@ -717,8 +732,10 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
         : `write ${dropInPath(unit)} with:\n${renderConfinementDropIn()}then: systemctl daemon-reload && systemctl restart ${unit}`,
     );
   }
+}
 
-  // the config itself: vm-users read it for their own view
+// the config itself: vm-users read it for their own view
+export async function checkConfigReadable({ access, add, opts }: CheckEnv): Promise<void> {
   if (opts.configPath) {
     let mode: number | undefined;
     try {
@@ -729,6 +746,37 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
     const ok = mode !== undefined && (mode & 0o004) !== 0;
     add('config readable', ok, `${opts.configPath}${mode !== undefined ? ` mode 0${mode.toString(8)}` : ' missing'}${ok ? '' : `: ${access.user_group} cannot run raptor vm list`}`, `chmod 0644 ${opts.configPath} (it holds no secrets; the TSIG key lives in its own file)`);
   }
+}
+
+const HOST_CHECKS = [
+  checkLibvirtReachable,
+  checkAclDriver,
+  checkLibvirtSockets,
+  checkPolkitRules,
+  checkGroups,
+  checkFirmware,
+  checkVolumeGroup,
+  checkBridges,
+  checkDns,
+  checkLockAndAudit,
+  checkTrustedFiles,
+  checkConfinement,
+  checkConfigReadable,
+];
+
+/** Every rule and dependency raptor relies on, each ok or wrong with the exact fix. */
+export async function hostCheck(ctx: AccessContext, opts: { configPath?: string } = {}): Promise<CheckLine[]> {
+  const out: CheckLine[] = [];
+  const env: CheckEnv = {
+    ctx,
+    cfg: ctx.config,
+    access: ctx.config.access,
+    add: (check, ok, detail, fix) => out.push({ check, ok, detail, fix: ok ? null : fix }),
+    nixos: isNixos(ctx),
+    nixFix: 'add the output of `raptor host init` to /etc/nixos/configuration.nix and run nixos-rebuild switch',
+    opts,
+  };
+  for (const group of HOST_CHECKS) await group(env);
   // every domain against the house rules, so hand edits that drift show up
   out.push(...(await domainCheckLines(ctx)));
   return out;

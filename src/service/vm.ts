@@ -1,13 +1,20 @@
 // VM service functions: the one place front ends (CLI now, HTTP later) call to act on VMs.
 import { randomUUID } from 'node:crypto';
+import { authorize } from './authorize.ts';
+import { actorHv } from './as-actor.ts';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
+import type { Actor } from '../core/actor.ts';
 import type { Config } from '../core/config.ts';
 import { notFound, RaptorError } from '../core/errors.ts';
 import { domainName, tryParseVmId, type VmId } from '../core/naming.ts';
 import { Virsh } from '../libvirt/virsh.ts';
+import type { Hypervisor } from '../libvirt/hypervisor.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import { Lvm } from '../storage/lvm.ts';
+import type { Volumes } from '../storage/volumes.ts';
+import { hostBlockDevices, type BlockDevices } from '../storage/devices.ts';
+import { withRaptorErrors } from './host-errors.ts';
 import { acquireHostLock } from '../host/lock.ts';
 import { appendAudit, prepareAuditLog } from '../host/audit.ts';
 import { runCommand, type Runner } from '../host/runner.ts';
@@ -18,7 +25,6 @@ import { namesFor, planCreate, planDestroy, type CreatePlan, type CreateRequest,
 import { stepTitle, type Step } from '../plan/steps.ts';
 import type { WipeProgress } from '../storage/wipe.ts';
 import { inspectImageFile } from '../storage/image.ts';
-import { findVolumeHolders } from '../storage/holders.ts';
 import { ensureSeedDir } from '../storage/seed.ts';
 import type { DnsTransport } from '../dns/client.ts';
 import { checkZones, observe as observeDns, openDns } from '../dns/service.ts';
@@ -27,18 +33,35 @@ import { planAdd, queriesForVm, vmRecords } from '../dns/records.ts';
 export interface Context {
   config: Config;
   run: Runner;
-  virsh: Virsh;
-  lvm: Lvm;
+  /** libvirt; its failures arrive as RaptorErrors with libvirt's error as the cause */
+  hv: Hypervisor;
+  volumes: Volumes;
+  /** who holds a block device, and zeroing it */
+  devices: BlockDevices;
+  /** whether this process may change the host (root; stand-in adapters can be changed by anyone) */
+  privileged: boolean;
   /** the command line as typed, for the audit log */
   commandLine: string;
+  /** who this call acts for: authorize() judges them, the audit log names them */
+  actor: Actor;
 }
 
-export function createContext(config: Config, commandLine: string, run: Runner = runCommand): Context {
+/** `host`: stand-ins for the host's adapters (unit tests); the real ones otherwise. */
+export function createContext(
+  config: Config,
+  commandLine: string,
+  actor: Actor,
+  run: Runner = runCommand,
+  host: { hv?: Hypervisor; volumes?: Volumes; devices?: BlockDevices; privileged?: boolean } = {},
+): Context {
   return {
+    actor,
     config,
     run,
-    virsh: new Virsh(run, config.libvirt_uri),
-    lvm: new Lvm(run, config.storage.lvm_command),
+    hv: withRaptorErrors(host.hv ?? new Virsh(run, config.libvirt_uri)),
+    volumes: host.volumes ?? new Lvm(run, config.storage.lvm_command),
+    devices: host.devices ?? hostBlockDevices,
+    privileged: host.privileged ?? process.getuid?.() === 0,
     commandLine,
   };
 }
@@ -88,12 +111,13 @@ export interface ApplyOutcome<P> {
 export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string };
 
 export async function planVmCreate(ctx: Context, req: NewVmRequest): Promise<CreatePlan> {
-  const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
+  authorize(ctx, 'vm create', domainName(req.vm));
+  const host = await observeHost(ctx.config, ctx.hv, ctx.volumes);
   return planCreate(ctx.config, { ...req, uuid: req.uuid ?? randomUUID() }, host, new Date());
 }
 
 function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undone', error?: unknown, extra: Record<string, unknown> = {}): void {
-  appendAudit(ctx.config.audit_log, {
+  appendAudit(ctx.config.audit_log, ctx.actor, {
     ...extra,
     command: ctx.commandLine,
     plan: steps.map(stepTitle),
@@ -113,8 +137,9 @@ export async function runApply<P extends { steps: Step[] }>(
   const executors = hostExecutors({
     ...(deps.onImageProgress ? { onImageProgress: deps.onImageProgress } : {}),
     run: ctx.run,
-    virsh: ctx.virsh,
-    lvm: ctx.lvm,
+    hv: ctx.hv,
+    volumes: ctx.volumes,
+    devices: ctx.devices,
     wipe: deps.wipe ?? { stepBytes: 256 * 1024 * 1024, offload: true, verify: 'sample' },
     dns: () => dnsFor(ctx),
     config: ctx.config,
@@ -142,6 +167,7 @@ export async function createVm(
   req: NewVmRequest,
   opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void; onImageProgress?: (chunk: string) => void } = {},
 ): Promise<ApplyOutcome<CreatePlan>> {
+  authorize(ctx, 'vm create', domainName(req.vm));
   return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmCreate(ctx, req);
     await precheckDns(ctx, plan);
@@ -153,17 +179,18 @@ export async function createVm(
 }
 
 export async function planVmDestroy(ctx: Context, vm: VmId): Promise<DestroyPlan> {
+  authorize(ctx, 'vm destroy', domainName(vm));
   const names = namesFor(ctx.config, vm);
   const observe = async () => {
-    const host = await observeHost(ctx.config, ctx.virsh, ctx.lvm);
+    const host = await observeHost(ctx.config, ctx.hv, ctx.volumes);
     const domain = host.domains.find((d) => d.name === names.domain);
     const facts: DestroyFacts = {
       nvramExists: existsSync(names.nvram),
-      ...(domain ? { persistent: (await ctx.virsh.persistent(names.domain)) ?? false } : {}),
+      ...(domain ? { persistent: (await ctx.hv.persistent(names.domain)) ?? false } : {}),
     };
     // the holders are looked for after LVM and libvirt answered, so the own qemu is recognized
     const hasLv = host.lvs.some((l) => l.name === names.lv);
-    const use = hasLv ? findVolumeHolders(names.lvPath, { ownDomain: names.domain }) : undefined;
+    const use = hasLv ? ctx.devices.holders(names.lvPath, { ownDomain: names.domain }) : undefined;
     if (use) facts.volumeUse = use;
     if (hasLv && !use) facts.deviceMissing = true;
     return { host, facts, use };
@@ -187,6 +214,7 @@ export async function destroyVm(
     wipe: { offload: boolean; verify: 'sample' | 'full'; stepBytes: number; onProgress?: (p: WipeProgress) => void };
   },
 ): Promise<ApplyOutcome<DestroyPlan>> {
+  authorize(ctx, 'vm destroy', domainName(vm));
   return withHostLock(ctx, opts.onWait, async () => {
     // every refusal (held volume, another domain's disk) comes from the planner, before any change
     const plan = await planVmDestroy(ctx, vm);
@@ -276,7 +304,7 @@ export function vmInfo(config: Config, d: ObservedDomain, sizeOf: (path: string)
 }
 
 export async function listVms(ctx: Context, user?: string): Promise<VmInfo[]> {
-  const domains = await observeDomains(ctx.virsh);
+  const domains = await observeDomains(actorHv(ctx));
   return domains
     .map((d) => vmInfo(ctx.config, d))
     .filter((v) => user === undefined || v.user === user)
@@ -285,33 +313,39 @@ export async function listVms(ctx: Context, user?: string): Promise<VmInfo[]> {
 
 export async function showVm(ctx: Context, vm: VmId): Promise<VmInfo> {
   const name = domainName(vm);
-  const state = await ctx.virsh.state(name);
+  const state = await actorHv(ctx).state(name);
   if (state === undefined) throw notFound(`VM ${name} not found`);
-  return vmInfo(ctx.config, { name, state, parsed: parseDomainXml(await ctx.virsh.dumpXml(name)) });
+  return vmInfo(ctx.config, { name, state, parsed: parseDomainXml(await actorHv(ctx).dumpXml(name)) });
 }
 
 export async function requireDomain(ctx: Context, vm: VmId): Promise<string> {
   const name = domainName(vm);
-  if ((await ctx.virsh.state(name)) === undefined) throw notFound(`VM ${name} not found`);
+  if ((await actorHv(ctx).state(name)) === undefined) throw notFound(`VM ${name} not found`);
   return name;
+}
+
+/** Attach this terminal to the VM's console, as the actor (libvirt's open-device permission decides). */
+export async function attachConsole(ctx: Context, vm: VmId): Promise<void> {
+  const name = await requireDomain(ctx, vm);
+  await actorHv(ctx).attachConsole(name);
 }
 
 export async function startVm(ctx: Context, vm: VmId): Promise<'started' | 'already running'> {
   const name = await requireDomain(ctx, vm);
-  if ((await ctx.virsh.state(name)) === 'running') return 'already running';
-  await ctx.virsh.start(name);
+  if ((await actorHv(ctx).state(name)) === 'running') return 'already running';
+  await actorHv(ctx).start(name);
   return 'started';
 }
 
 export async function stopVm(ctx: Context, vm: VmId, force: boolean): Promise<'stopped' | 'already stopped' | 'forced off'> {
   const name = await requireDomain(ctx, vm);
-  if ((await ctx.virsh.state(name)) === 'shut off') return 'already stopped';
+  if ((await actorHv(ctx).state(name)) === 'shut off') return 'already stopped';
   if (force) {
-    await ctx.virsh.destroy(name);
+    await actorHv(ctx).destroy(name);
     return 'forced off';
   }
-  await ctx.virsh.shutdown(name);
-  if (!(await waitForShutOff(ctx.virsh, name, ctx.config.shutdown_timeout_s * 1000))) {
+  await actorHv(ctx).shutdown(name);
+  if (!(await waitForShutOff(actorHv(ctx), name, ctx.config.shutdown_timeout_s * 1000))) {
     throw new RaptorError('unexpected', `VM ${name} did not shut down within ${ctx.config.shutdown_timeout_s} s (use --force to power it off)`);
   }
   return 'stopped';
@@ -319,12 +353,12 @@ export async function stopVm(ctx: Context, vm: VmId, force: boolean): Promise<'s
 
 export async function rebootVm(ctx: Context, vm: VmId, force: boolean): Promise<'rebooted' | 'reset'> {
   const name = await requireDomain(ctx, vm);
-  if ((await ctx.virsh.state(name)) !== 'running') throw new RaptorError('conflict', `VM ${name} is not running`);
+  if ((await actorHv(ctx).state(name)) !== 'running') throw new RaptorError('conflict', `VM ${name} is not running`);
   if (force) {
-    await ctx.virsh.reset(name);
+    await actorHv(ctx).reset(name);
     return 'reset';
   }
-  await ctx.virsh.reboot(name);
+  await actorHv(ctx).reboot(name);
   return 'rebooted';
 }
 

@@ -1,6 +1,7 @@
 // The one seam between the HTTP API and raptor's service layer: every service call the server
 // makes is here, with the actor it is made for. The app (app.ts) sees only the WebService shape,
 // so its tests run on an in-memory fake and the real one is driven against the sandbox.
+import type { Actor } from '../core/actor.ts';
 import type { Config } from '../core/config.ts';
 import { badInput, notAllowed } from '../core/errors.ts';
 import { domainName, parseVmId, type VmId } from '../core/naming.ts';
@@ -17,13 +18,7 @@ import { allocationOf, planJson } from './plan-json.ts';
 import type { CreateVmBody } from './schemas.ts';
 
 /** Who a request acts for: the signed-in account as the host's database has it. */
-export interface Actor {
-  user: string;
-  uid: number;
-  gid: number;
-  groups: string[];
-  via: 'cli' | 'http';
-}
+export type { Actor };
 
 /** What an operation reports while it runs: plan steps and byte counts (wipe, image). */
 export type ProgressEvent =
@@ -43,16 +38,6 @@ export interface WebService {
   planDestroy(actor: Actor, vm: VmId): Promise<unknown>;
   destroyVm(actor: Actor, vm: VmId, onEvent: (e: ProgressEvent) => void): Promise<unknown>;
   hostCheck(actor: Actor): Promise<unknown>;
-}
-
-const GROUP_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
-
-/** Commands for the actor run with their uid, gid and supplementary groups (spawn's uid/gid would drop the groups). */
-export function runAsActor(run: Runner, actor: Actor): Runner {
-  if (actor.uid === process.getuid?.()) return run;
-  const groups = actor.groups.filter((g) => GROUP_RE.test(g));
-  const prefix = ['setpriv', `--reuid=${actor.uid}`, `--regid=${actor.gid}`, groups.length ? `--groups=${groups.join(',')}` : '--clear-groups', '--'];
-  return (argv, opts) => run([...prefix, ...argv], opts);
 }
 
 /** How progress reached the service before typed events: step callbacks and byte counts, turned into events. */
@@ -79,9 +64,9 @@ export function hostWebService(config: Config, opts: { configPath?: string; run?
   const run = opts.run ?? runCommand;
   const line = (actor: Actor, what: string) => `${what} (http, web user ${actor.user})`;
   /** Reads and interactions: as the user, so libvirt's polkit rules decide exactly as for their virsh. */
-  const asUser = (actor: Actor, what: string): Context => createContext(config, line(actor, what), runAsActor(run, actor));
+  const asUser = (actor: Actor, what: string): Context => createContext(config, line(actor, what), actor, run); // the service layer runs libvirt as ctx.actor (as-actor.ts)
   /** Admin-only changes: in the server (root), after the app's authorize. */
-  const asServer = (actor: Actor, what: string): Context => createContext(config, line(actor, what), run);
+  const asServer = (actor: Actor, what: string): Context => createContext(config, line(actor, what), actor, run);
 
   async function createRequest(ctx: Context, body: CreateVmBody, vm: VmId) {
     const sizes = resolveSizes(ctx.config, {

@@ -1,55 +1,20 @@
-// `raptor user …` and `raptor host init|check`, and the one table of admin-only commands.
-import { Command, CommanderError } from 'commander';
+// `raptor user add|remove|list`: host accounts of VM users.
+import type { Command } from 'commander';
 import { EXIT_CODES, notAllowed } from '../core/errors.ts';
 import { validateUser } from '../core/naming.ts';
-import { addUser, describeAccount, hostCheck, hostInit, listUsers, readSshKeyArgs, removeUser, requireAdmin, type CheckLine } from '../service/access.ts';
-import { ctxFor, g } from './common.ts';
+import { addUser, describeAccount, listUsers, readSshKeyArgs, removeUser } from '../service/access.ts';
+import { ctxFor, g, QuietExit } from './common.ts';
 import { usageOf } from '../service/lab.ts';
 import { formatSize } from '../core/size.ts';
 import { printJson, table } from './output.ts';
-
-/**
- * Commands that change the host, so only an admin (root or an admin group) may run them; the
- * rest (vm list/show/start/stop/reboot/console) run as the caller, and polkit decides.
- */
-export const ADMIN_ONLY_COMMANDS = new Set(['vm create', 'vm destroy', 'vm adopt', 'vm resize', 'vm expire', 'vm reap', 'user add', 'user remove', 'host init']);
-
-const commandPath = (cmd: Command): string => {
-  const names: string[] = [];
-  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
-  return names.join(' ');
-};
-
-/** Exit with a code but no error message (the output already said what is wrong). */
-export class QuietExit extends CommanderError {
-  constructor(code: number) {
-    // main() returns this code's exitCode without printing anything
-    super(code, 'commander.executeSubCommandAsync', '');
-  }
-}
+import { parseRequest, UserAddRequest, UserRemoveRequest } from '../service/schemas.ts';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 };
 
-function printChecks(lines: CheckLine[]): void {
-  const width = Math.max(...lines.map((l) => l.check.length));
-  for (const l of lines) {
-    out(`${l.ok ? 'ok   ' : 'WRONG'}  ${l.check.padEnd(width)}  ${l.detail}`);
-    if (l.fix) out(`${' '.repeat(width + 9)}fix: ${l.fix}`);
-  }
-  const wrong = lines.filter((l) => !l.ok).length;
-  out(wrong ? `\n${wrong} of ${lines.length} checks are wrong` : `\nall ${lines.length} checks ok`);
-}
-
-export function registerAccessCommands(program: Command): void {
-  program.hook('preAction', async (_program, action) => {
-    const path = commandPath(action);
-    if (ADMIN_ONLY_COMMANDS.has(path)) await requireAdmin(ctxFor(action), `raptor ${path}`);
-  });
-
-  // ---- user ----
+export function registerUserCommands(program: Command): void {
   const user = program.command('user').description('host accounts of VM users');
   user
     .command('add')
@@ -59,9 +24,10 @@ export function registerAccessCommands(program: Command): void {
     .option('--add-existing', 'USER is an existing account outside the user group: add it (a privilege change: it may then use libvirt); user remove still keeps the account')
     .option('--dry-run', 'say what would change, change nothing')
     .action(async (name: string, o: { sshKey: string[]; dryRun?: boolean; addExisting?: boolean }, cmd: Command) => {
-      validateUser(name);
-      const keys = readSshKeyArgs(o.sshKey);
-      const r = await addUser(ctxFor(cmd), name, keys, { dryRun: Boolean(o.dryRun), addExisting: Boolean(o.addExisting) });
+      const req = parseRequest(UserAddRequest, { user: name, sshKeys: o.sshKey, addExisting: Boolean(o.addExisting), dryRun: Boolean(o.dryRun) });
+      validateUser(req.user);
+      const keys = readSshKeyArgs(req.sshKeys);
+      const r = await addUser(ctxFor(cmd), req.user, keys, { dryRun: req.dryRun, addExisting: req.addExisting });
       if (g(cmd).json) {
         printJson({
           user: r.user,
@@ -96,7 +62,8 @@ export function registerAccessCommands(program: Command): void {
     .option('--purge', 'remove the home directory too')
     .option('--dry-run', 'check, change nothing')
     .action(async (name: string, o: { purge?: boolean; dryRun?: boolean }, cmd: Command) => {
-      const r = await removeUser(ctxFor(cmd), name, { purge: Boolean(o.purge), dryRun: Boolean(o.dryRun) });
+      const req = parseRequest(UserRemoveRequest, { user: name, purge: Boolean(o.purge), dryRun: Boolean(o.dryRun) });
+      const r = await removeUser(ctxFor(cmd), req.user, { purge: req.purge, dryRun: req.dryRun });
       if (g(cmd).json) printJson(r.refused ? { ...r, error: { code: 'not-allowed', exitCode: EXIT_CODES['not-allowed'], message: r.refused } } : r);
       else if (r.nixos) out(r.nixos);
       if (r.refused && g(cmd).json) throw new QuietExit(EXIT_CODES['not-allowed']);
@@ -127,40 +94,5 @@ export function registerAccessCommands(program: Command): void {
           u.vms.join(', ') || '-',
         ])));
       }
-    });
-
-  // ---- host ----
-  const host = program.command('host').description('the host: access rules and dependencies');
-  host
-    .command('init')
-    .description('install the polkit rules, turn on libvirt\'s polkit access driver, create the user group (idempotent)')
-    .option('--dry-run', 'say what would change, change nothing')
-    .option('--restart', 'restart libvirt\'s daemon if its config changed')
-    .action(async (o: { dryRun?: boolean; restart?: boolean }, cmd: Command) => {
-      const r = await hostInit(ctxFor(cmd), { dryRun: Boolean(o.dryRun), restart: Boolean(o.restart) });
-      if (g(cmd).json || r.nixos) {
-        if (g(cmd).json) printJson(r);
-        else out(r.nixos!);
-        return;
-      }
-      const width = Math.max(...r.items.map((i) => i.item.length));
-      for (const i of r.items) out(`${i.status.padEnd(12)}  ${i.item.padEnd(width)}  ${i.detail}`);
-      if (!r.changed) out('nothing changed: the host was already set up');
-      else if (r.dryRun) out('dry run: nothing changed');
-      if (r.restartNeeded) {
-        if (r.restart) out(r.restart.done ? r.restart.detail : `libvirt must be restarted to read its config: ${r.restart.detail}`);
-        else out(`libvirt must be restarted to read its config${r.dryRun ? '' : ': raptor host init --restart, or restart it by hand'}`);
-      } else if (!r.dryRun) out('no libvirt restart needed');
-    });
-
-  host
-    .command('check')
-    .description('check every rule and dependency; exit 1 when something is wrong')
-    .action(async (_o, cmd: Command) => {
-      const configPath = g(cmd).config ?? process.env.RAPTOR_CONFIG;
-      const lines = await hostCheck(ctxFor(cmd), configPath ? { configPath } : {});
-      if (g(cmd).json) printJson(lines);
-      else printChecks(lines);
-      if (lines.some((l) => !l.ok)) throw new QuietExit(1);
     });
 }
