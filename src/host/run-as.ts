@@ -2,7 +2,7 @@
 // that account, not the process. Node's spawn({uid, gid}) would drop the groups (vm-users among
 // them), so util-linux's setpriv sets all three before it execs the command.
 import type { Actor } from '../core/actor.ts';
-import type { Runner } from './runner.ts';
+import type { Runner, StreamOpener } from './runner.ts';
 
 const GROUP_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
 
@@ -18,4 +18,10 @@ export function setprivArgv(ids: Pick<Actor, 'uid' | 'gid' | 'groups'>): string[
 export function runAs(run: Runner, ids: Pick<Actor, 'uid' | 'gid' | 'groups'>): Runner {
   const prefix = setprivArgv(ids);
   return (argv, opts) => run([...prefix, ...argv], opts);
+}
+
+/** The same for long-lived children (a console): the stream's process has the actor's ids too. */
+export function openAs(open: StreamOpener, ids: Pick<Actor, 'uid' | 'gid' | 'groups'>): StreamOpener {
+  const prefix = setprivArgv(ids);
+  return (argv, opts) => open([...prefix, ...argv], opts);
 }

@@ -3,8 +3,8 @@
 import type { Hypervisor } from '../libvirt/hypervisor.ts';
 import { Virsh } from '../libvirt/virsh.ts';
 import { withRaptorErrors } from './host-errors.ts';
-import { runAs } from '../host/run-as.ts';
-import type { Runner } from '../host/runner.ts';
+import { openAs, runAs } from '../host/run-as.ts';
+import { openCommandStream, type Runner } from '../host/runner.ts';
 import type { Context } from './vm.ts';
 
 /** Whether the process is someone other than the actor (then commands for the actor go through setpriv). */
@@ -14,4 +14,6 @@ export const actsForAnother = (ctx: Context): boolean => ctx.actor.uid !== proce
 export const actorRun = (ctx: Context): Runner => (actsForAnother(ctx) ? runAs(ctx.run, ctx.actor) : ctx.run);
 
 /** The actor's libvirt connection: list, show, start, stop, reboot, console. */
-export const actorHv = (ctx: Context): Hypervisor => (actsForAnother(ctx) ? withRaptorErrors(new Virsh(actorRun(ctx), ctx.config.libvirt_uri)) : ctx.hv);
+// the console's stream opener too: a web console must reach libvirt as the user, not as the server
+export const actorHv = (ctx: Context): Hypervisor =>
+  actsForAnother(ctx) ? withRaptorErrors(new Virsh(actorRun(ctx), ctx.config.libvirt_uri, openAs(openCommandStream, ctx.actor))) : ctx.hv;

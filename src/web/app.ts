@@ -14,6 +14,8 @@ import type { AccountEntry, AccountLookup } from './account-db.ts';
 import type { CredentialStore } from './credentials.ts';
 import { errorBody, Unauthorized } from './errors.ts';
 import { Operations } from './operations.ts';
+import type { ConsoleOpener } from './console.ts';
+import { assetNames, PAGE_CSP, pageHtml, type PageAssets } from './page-assets.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { bodyProblem, createVmBody, powerBody, proofBody } from './schemas.ts';
 import { authorizeAdmin, isAdmin, type Actor, type PowerVerb, type WebService } from './service-bridge.ts';
@@ -33,6 +35,10 @@ export interface AppDeps {
   operations?: Operations;
   /** longest `?wait=1` wait */
   waitMs?: number;
+  /** the console's WebSocket (console.ts), attached by the server */
+  consoles?: ConsoleOpener;
+  /** the page's script and style (page-assets.ts) */
+  page?: PageAssets | undefined;
 }
 
 export interface Signed {
@@ -178,7 +184,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.use('*', async (c, next) => {
     c.header('X-Content-Type-Options', 'nosniff');
     c.header('Referrer-Policy', 'no-referrer');
-    c.header('Content-Security-Policy', "default-src 'self'; frame-ancestors 'none'");
+    c.header('Content-Security-Policy', PAGE_CSP);
     c.header('Cache-Control', 'no-store');
     checkHostAndOrigin(allowed, {
       method: c.req.method,
@@ -192,8 +198,23 @@ export function createApp(deps: AppDeps): Hono<Env> {
   // a chunked body is cut off while it streams, not after it was buffered
   app.use('/api/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => { throw badInput(`request body too large (at most ${MAX_BODY_BYTES} bytes)`); } }));
 
-  // the page's place: the next piece of work serves the real one from the bundle
-  app.get('/', (c) => c.html(PLACEHOLDER));
+  // the page, from the bundle (page-assets.ts); from source without a build, a pointer to the API
+  const page = deps.page;
+  if (page) {
+    const html = pageHtml(page);
+    const names = assetNames(page);
+    app.get('/', (c) => c.html(html));
+    app.get(names.js, (c) => {
+      c.header('Cache-Control', 'public, max-age=31536000, immutable');
+      return c.body(page.js, 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
+    });
+    app.get(names.css, (c) => {
+      c.header('Cache-Control', 'public, max-age=31536000, immutable');
+      return c.body(page.css, 200, { 'Content-Type': 'text/css; charset=utf-8' });
+    });
+  } else {
+    app.get('/', (c) => c.html(PLACEHOLDER));
+  }
 
   // a one-time link from `raptor web login` becomes a session cookie
   app.get('/login/:secret', (c) => {
@@ -301,6 +322,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const vm = vmFor(signed, c.req.param('id'));
     const body = await readBody(c, powerBody, true);
     return c.json(await deps.service.power(signed.actor, vm, verb as PowerVerb, Boolean(body.force)));
+  });
+
+  app.get('/api/v1/users', async (c) => {
+    const signed = c.get('signed');
+    authorizeAdmin(signed.actor, config, 'user list');
+    if (!deps.service.listUsers) throw notFound('no user list on this server');
+    return c.json(await deps.service.listUsers(signed.actor));
   });
 
   app.get('/api/v1/host/check', async (c) => {

@@ -11,7 +11,9 @@ import { FileAccountDb } from './account-db.ts';
 import { createApp, type AppDeps } from './app.ts';
 import { CredentialStore } from './credentials.ts';
 import { Operations } from './operations.ts';
-import { hostWebService } from './service-bridge.ts';
+import { hostConsoles, hostWebService } from './service-bridge.ts';
+import { attachConsoles, type ConsoleHub, type ConsoleLimits } from './console.ts';
+import { bundledPage } from './page-assets.ts';
 import { ensureSpoolDir, redeemProof } from './spool.ts';
 
 export interface RunningServer {
@@ -19,6 +21,8 @@ export interface RunningServer {
   deps: AppDeps;
   /** where it listens, as `raptor serve` prints it */
   address: string;
+  /** the console sessions, when the deps have a console opener */
+  consoles: ConsoleHub | undefined;
   close(): Promise<void>;
 }
 
@@ -33,13 +37,16 @@ export function hostDeps(config: Config, configPath?: string): AppDeps {
     accounts: new FileAccountDb(),
     redeemProof: (file, nonce) => redeemProof(config.web.spool_dir, file, nonce),
     operations: new Operations(),
+    consoles: hostConsoles(config),
+    page: bundledPage(),
   };
 }
 
 /** Listen on the config's web.socket if set, else on web.listen. */
-export async function startServer(deps: AppDeps): Promise<RunningServer> {
+export async function startServer(deps: AppDeps, consoleLimits: Partial<ConsoleLimits> = {}): Promise<RunningServer> {
   const app = createApp(deps);
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const consoles = deps.consoles ? attachConsoles(server, { ...deps, consoles: deps.consoles, limits: consoleLimits }) : undefined;
   const socket = deps.config.web.socket;
   let address: string;
   if (socket !== undefined) {
@@ -69,8 +76,10 @@ export async function startServer(deps: AppDeps): Promise<RunningServer> {
     server,
     deps,
     address,
+    consoles,
     close: () =>
       new Promise<void>((resolve) => {
+        consoles?.close();
         server.close(() => resolve());
         server.closeAllConnections?.();
       }),

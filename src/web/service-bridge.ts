@@ -10,12 +10,14 @@ import { parseSize } from '../core/size.ts';
 import { runCommand, type Runner } from '../host/runner.ts';
 import { parsePublicKeys, uniqueKeys } from '../access/ssh-keys.ts';
 import { stepTitle, type Step } from '../plan/steps.ts';
-import { addUser, ensureAccount, hostCheck } from '../service/access.ts';
+import { addUser, ensureAccount, hostCheck, listUsers } from '../service/access.ts';
 import { cloudInitFor, resolveImage, resolveSizes } from '../service/images.ts';
-import { pendingOf } from '../service/lab.ts';
+import { pendingOf, usageOf } from '../service/lab.ts';
 import { createContext, createVm, destroyVm, listVms, planVmCreate, planVmDestroy, rebootVm, showVm, startVm, stopVm, type Context, type NewVmRequest } from '../service/vm.ts';
 import { allocationOf, planJson } from './plan-json.ts';
 import type { CreateVmBody } from './schemas.ts';
+import type { ConsoleOpener } from './console.ts';
+import { openConsoleStream, requireVisible } from '../service/console.ts';
 
 /** Who a request acts for: the signed-in account as the host's database has it. */
 export type { Actor };
@@ -38,6 +40,8 @@ export interface WebService {
   planDestroy(actor: Actor, vm: VmId): Promise<unknown>;
   destroyVm(actor: Actor, vm: VmId, onEvent: (e: ProgressEvent) => void): Promise<unknown>;
   hostCheck(actor: Actor): Promise<unknown>;
+  /** `user list --json` (admins): the page's users view */
+  listUsers?(actor: Actor): Promise<unknown[]>;
 }
 
 /** How progress reached the service before typed events: step callbacks and byte counts, turned into events. */
@@ -165,6 +169,12 @@ export function hostWebService(config: Config, opts: { configPath?: string; run?
       });
       return { destroyed: plan.names.domain, steps: reports.map((r) => ({ kind: r.step.kind, status: r.status, ms: Math.round(r.ms) })) };
     },
+    async listUsers(actor) {
+      const ctx = asServer(actor, 'GET /api/v1/users');
+      const users = await listUsers(ctx);
+      const usage = await usageOf(ctx, users.map((u) => u.user));
+      return users.map((u) => ({ ...u, ...usage.get(u.user) }));
+    },
     async hostCheck(actor) {
       return hostCheck(asServer(actor, 'GET /api/v1/host/check'), opts.configPath ? { configPath: opts.configPath } : {});
     },
@@ -178,4 +188,13 @@ export function isAdmin(actor: Pick<Actor, 'uid' | 'groups'>, config: Config): b
 
 export function authorizeAdmin(actor: Actor, config: Config, what: string): void {
   if (!isAdmin(actor, config)) throw notAllowed(`${what} needs an admin (root or a member of ${config.access.admin_groups.join('/')}); vm-users may only list, show, start, stop and reboot their own VMs`);
+}
+
+/** The console, opened as the signed-in user through the service layer (libvirt decides, as for their virsh console). */
+export function hostConsoles(config: Config, run: Runner = runCommand): ConsoleOpener {
+  const ctx = (actor: Actor, vm: VmId) => createContext(config, `console ${domainName(vm)} (http, web user ${actor.user})`, actor, run);
+  return {
+    open: (actor, vm) => openConsoleStream(ctx(actor, vm), vm),
+    check: (actor, vm) => requireVisible(ctx(actor, vm), vm),
+  };
 }
