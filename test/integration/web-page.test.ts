@@ -302,7 +302,7 @@ describe('the console WebSocket and the page on the sandbox', { timeout: 900_000
     await page.getByLabel('Machine', { exact: true }).fill(MADE);
     await page.getByLabel('vCPUs', { exact: true }).fill('1');
     await page.getByLabel('Memory', { exact: true }).fill('256M');
-    await page.getByLabel('Disk', { exact: true }).fill('64M');
+    await page.getByLabel('Disk', { exact: true }).fill('512M');
     await page.getByLabel('No network').check();
     await page.getByLabel('Start it').uncheck();
     await page.getByRole('button', { name: 'Show plan' }).click();
@@ -312,7 +312,7 @@ describe('the console WebSocket and the page on the sandbox', { timeout: 900_000
     assert.ok((await page.locator('ol.steps li').count()) >= 3);
     // the plan changed nothing
     assert.deepEqual({ domains: virshNames().sort(), lvs: lvList(loadTestConfig(CONFIG)).map((l) => l.name).sort() }, before);
-    await page.screenshot({ path: `${SHOTS}/admin-create-plan.png`, fullPage: true });
+    await page.locator('#view-create').screenshot({ path: `${SHOTS}/admin-create-plan.png` });
     await page.locator('#plan-create').click();
     await page.waitForSelector(`tr[data-vm="${MADE}"]`, { timeout: 120_000 });
     assert.equal(domainState(MADE), 'shut off');
@@ -326,8 +326,25 @@ describe('the console WebSocket and the page on the sandbox', { timeout: 900_000
     assert.equal(await go.isDisabled(), false);
     await go.click();
     await page.waitForSelector('#d-progress progress', { timeout: 10_000 });
-    await until('the wipe progress to show', async () => /zeroing|done|step/.test((await page.locator('#d-progress').textContent()) ?? ''), 30_000);
-    await page.screenshot({ path: `${SHOTS}/destroy-progress.png` });
+    // the progress as it goes: the zeroing when it is slow enough to be seen, else what was shown last
+    const shown: string[] = [];
+    let shot = false;
+    await until(
+      'the destroy to end in the dialog',
+      async () => {
+        const text = (await page.locator('#d-progress').textContent().catch(() => null)) ?? '';
+        if (text && shown.at(-1) !== text) shown.push(text);
+        if (!shot && /zeroing/.test(text)) {
+          await page.screenshot({ path: `${SHOTS}/destroy-progress.png` });
+          shot = true;
+        }
+        return /^done|failed/.test(text);
+      },
+      120_000,
+    );
+    if (!shot) await page.screenshot({ path: `${SHOTS}/destroy-progress.png` });
+    assert.equal(shown.at(-1), 'done', shown.join(' | '));
+    assert.ok(shown.length >= 2, `progress was shown before the end: ${shown.join(' | ')}`);
     await page.waitForSelector(`tr[data-vm="${MADE}"]`, { state: 'detached', timeout: 120_000 });
     assert.equal(domainState(MADE), undefined);
     assert.ok(!lvList(loadTestConfig(CONFIG)).some((l) => l.name.includes(MADE)), 'the volume is gone');

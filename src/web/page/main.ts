@@ -553,9 +553,15 @@ async function follow(url: string, box: HTMLElement): Promise<Operation> {
       bar.value = lastBytes.done;
       label.textContent = `${lastBytes.phase === 'wipe' ? 'zeroing the disk' : lastBytes.phase}: ${formatBytes(lastBytes.done)} of ${formatBytes(lastBytes.total)} (${Math.floor((100 * lastBytes.done) / lastBytes.total)}%)`;
     } else if (lastStep) {
-      bar.max = lastStep.count;
-      bar.value = lastStep.index + (lastStep.status === 'started' ? 0 : 1);
-      label.textContent = `step ${lastStep.index + 1} of ${lastStep.count}: ${lastStep.title}`;
+      // a plan's length known: a bar of steps; else the bar only says something is running
+      if (lastStep.count > 1) {
+        bar.max = lastStep.count;
+        bar.value = lastStep.index + (lastStep.status === 'started' ? 0 : 1);
+        label.textContent = `step ${lastStep.index + 1} of ${lastStep.count}: ${lastStep.title}`;
+      } else {
+        bar.removeAttribute('value');
+        label.textContent = lastStep.title;
+      }
     }
     if (op.status !== 'running') {
       bar.value = bar.max;
@@ -664,6 +670,8 @@ async function loadHostCheck(): Promise<void> {
   try {
     const lines = await api<{ check: string; ok: boolean; detail: string; fix: string | null }[]>('/api/v1/host/check');
     const bad = lines.filter((l) => !l.ok).length;
+    // what needs fixing first
+    lines.sort((a, b) => Number(a.ok) - Number(b.ok));
     box.replaceChildren(
       h('p', { class: bad ? 'summary bad' : 'summary ok' }, bad ? `${bad} of ${lines.length} checks failed` : `all ${lines.length} checks passed`),
       h(
