@@ -240,6 +240,12 @@ describe('raptor serve: the web API on the sandbox', { timeout: 600_000 }, () =>
     assert.equal(p.status, 403);
     assert.match(((await p.json()) as { error: { message: string } }).error.message, /proof refused/);
     root(['rm', '-f', `${DIR}/spool/${name}`]);
+    // the CLI's own refusals: a server not run as root, a bad address, a logout that does not say --all
+    const notRoot = raptorAs('alice', CONFIG, ['serve', '--listen', '127.0.0.1:1']);
+    assert.equal(notRoot.code, 5, notRoot.stderr);
+    assert.match(notRoot.stderr, /runs as root/);
+    assert.equal(raptorAs('alice', CONFIG, ['serve', '--listen', 'nowhere']).code, 2);
+    assert.equal(raptorAs('alice', CONFIG, ['web', 'logout']).code, 2);
   });
 
   test('Host and Origin: a foreign Host is refused; a forged Origin on a change is refused', async () => {
