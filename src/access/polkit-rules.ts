@@ -1,25 +1,30 @@
 // The polkit rules that make the house access rule (docs/house-rules.md) hold inside libvirt. Pure: config in, text out.
 // The output is ES5 for polkit's JavaScript engine (duktape or mozjs): no let/const, arrows or
 // template literals, and self-contained, so it can also be pasted into NixOS's
-// `security.polkit.extraConfig`.
+// `security.polkit.extraConfig`. Who may do what comes from the permission table (permissions.ts).
+import { DOMAIN_PREFIX, grantedToVmUsers, PERMISSIONS } from './permissions.ts';
 
-/** What a vm-user may do on a domain named `{user}-*` (libvirt ACL permissions, `org.libvirt.api.domain.<perm>`). */
-export const INTERACT_PERMISSIONS = ['getattr', 'read', 'start', 'stop', 'init-control', 'reset', 'open-device'] as const;
+/** What a vm-user may do on a domain named `{user}-*` (libvirt ACL permissions, `org.libvirt.api.domain.<perm>`), from the permission table. */
+export const INTERACT_PERMISSIONS: readonly string[] = grantedToVmUsers('libvirt-domain').map((a) => a.slice(DOMAIN_PREFIX.length));
+
+/** The connection-level actions vm-users get, from the permission table; every other one is NO. */
+export const CONNECT_ACTIONS: readonly string[] = grantedToVmUsers('libvirt-connect');
 
 /**
- * What a vm-user needs beyond their domains: open qemu:///system (the read-write socket), and the
- * connection-level calls `virsh list` and `dominfo` make (`connect.read` is virNodeGetSecurityModel,
- * which dominfo calls); `search-domains` lists only the domains whose `domain.getattr` polkit
- * allows, so each user sees their own. Every other connection-level search (networks, node
- * devices, interfaces, secrets, pools, nwfilters) is NO.
+ * The rules have one shape: admins everything, vm-users the listed connect actions and the listed
+ * actions on their own domains, everyone else nothing. A table this shape cannot say is a bug.
  */
-export const CONNECT_ACTIONS = [
-  'org.libvirt.unix.manage',
-  'org.libvirt.unix.monitor',
-  'org.libvirt.api.connect.getattr',
-  'org.libvirt.api.connect.read',
-  'org.libvirt.api.connect.search-domains',
-] as const;
+function assertRenderable(): void {
+  for (const p of PERMISSIONS) {
+    if (p.kind === 'raptor') continue;
+    const bad =
+      !p.allow.includes('admin') ? 'admins must get every libvirt action' :
+      p.allow.includes('outsider') ? 'outsiders get no libvirt action' :
+      p.kind === 'libvirt-domain' && p.allow.includes('other-user') ? "vm-users get nothing on others' domains" :
+      p.kind === 'libvirt-connect' && p.allow.includes('owner') !== p.allow.includes('other-user') ? 'a connection-level action is the same for every vm-user' : '';
+    if (bad) throw new Error(`the permission table cannot be rendered as polkit rules: ${p.action}: ${bad}`);
+  }
+}
 
 export interface RulesInput {
   admin_groups: string[];
@@ -31,6 +36,7 @@ const jsList = (xs: readonly string[]): string => `[${xs.map(js).join(', ')}]`;
 
 /** The rules file, byte for byte (so a rerun of `host init` can tell "current" by comparing). */
 export function renderPolkitRules(access: RulesInput): string {
+  assertRenderable();
   return `// raptor: who may do what in libvirt (written by \`raptor host init\`; edits are overwritten).
 // - root and members of ${access.admin_groups.join(', ')}: everything.
 // - members of ${access.user_group}: connect, and on their own {user}-* domains only:

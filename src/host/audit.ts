@@ -2,7 +2,7 @@
 // The log and its directory are root's alone (0640 / not writable by others): a non-admin must not
 // be able to replace it, fill it, or point it elsewhere with a symlink.
 import { closeSync, constants, writeSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import type { Actor } from '../core/actor.ts';
 import { openTrusted } from './trusted-files.ts';
 
 export interface AuditEntry {
@@ -11,18 +11,6 @@ export interface AuditEntry {
   result: 'ok' | 'failed' | 'undone';
   error?: string;
   [extra: string]: unknown;
-}
-
-/** The human behind the command: SUDO_USER under sudo, else the process's user. */
-export function actingUser(): string {
-  const sudo = process.env.SUDO_USER;
-  let me = 'unknown';
-  try {
-    me = userInfo().username;
-  } catch {
-    // no passwd entry for this uid
-  }
-  return sudo && sudo !== me ? sudo : me;
 }
 
 export const AUDIT_MAX_MODE = 0o640;
@@ -43,8 +31,9 @@ export function prepareAuditLog(path: string, onRepair: (msg: string) => void = 
   closeSync(openAudit(path, onRepair));
 }
 
-export function appendAudit(path: string, entry: AuditEntry): void {
-  const line = JSON.stringify({ time: new Date().toISOString(), user: actingUser(), uid: process.getuid?.(), ...entry });
+/** One line: when, who (the actor: under sudo the admin behind it, root's uid), how they came, what. */
+export function appendAudit(path: string, actor: Actor, entry: AuditEntry): void {
+  const line = JSON.stringify({ time: new Date().toISOString(), user: actor.user, uid: actor.uid, via: actor.via, ...entry });
   const fd = openAudit(path);
   try {
     writeSync(fd, line + '\n');

@@ -102,7 +102,7 @@ test('audit log: created 0640, a 0666 one is narrowed, a symlink is refused', ()
   const dir = scratch();
   try {
     const log = join(dir, 'log', 'audit.jsonl');
-    appendAudit(log, { command: 'x', result: 'ok' });
+    appendAudit(log, { user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' }, { command: 'x', result: 'ok' });
     assert.equal(statSync(log).mode & 0o7777, 0o640);
     assert.equal(statSync(join(dir, 'log')).mode & 0o7777, 0o750);
     chmodSync(log, 0o666);

@@ -1,5 +1,6 @@
 // The one command runner (docs/architecture.md): argv arrays only, LC_ALL=C, timeouts, structured errors.
 import { spawn, type StdioOptions } from 'node:child_process';
+import { Duplex } from 'node:stream';
 import { RaptorError } from '../core/errors.ts';
 
 export interface RunOptions {
@@ -8,13 +9,13 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** exit codes that are not errors (default: only 0) */
   okCodes?: number[];
-  /** inherit the terminal (for `virsh console`) */
+  /** the child shares this process's terminal (stdin, stdout, stderr): nothing is captured */
   interactive?: boolean;
   /** hand this open file descriptor to the child as its fd 3 (flock(1) locks it for us) */
   fd3?: number;
   /**
    * A conversation with the child instead of `input`: write to its stdin and wait for its output
-   * to reach a marker (one virsh process answering commands that depend on earlier answers).
+   * to reach a marker (one long-lived process answering requests that depend on earlier answers).
    */
   dialog?: (io: DialogIo) => Promise<void>;
   /** called with each stderr chunk (progress from child tools) */
@@ -130,3 +131,47 @@ export const runCommand: Runner = (argv, opts = {}) =>
       }
     }
   });
+
+export interface ChildStream {
+  /** writes go to the child's stdin, reads come from its stdout; destroying it ends the child */
+  stream: Duplex;
+  /** when the child is gone: its exit code (null: killed) and what it wrote on stderr */
+  exited: Promise<{ code: number | null; stderr: string }>;
+}
+
+export type StreamOpener = (argv: string[], opts?: { env?: Record<string, string> }) => ChildStream;
+
+/** A long-lived child as a byte stream (a console, a protocol over stdio); argv only, LC_ALL=C. */
+export const openCommandStream: StreamOpener = (argv, opts = {}) => {
+  const [cmd, ...args] = argv;
+  if (!cmd) throw new Error('openCommandStream: empty argv');
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', LANG: 'C', ...opts.env } });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdin.on('error', () => {}); // the child may exit before reading what was written
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  const stream = new Duplex({
+    read: () => void child.stdout.resume(),
+    write: (chunk: Buffer, _enc, cb) => void child.stdin.write(chunk, (err) => cb(err ?? null)),
+    final: (cb) => {
+      child.stdin.end();
+      cb();
+    },
+    destroy: (err, cb) => {
+      if (alive()) child.kill('SIGTERM');
+      cb(err);
+    },
+  });
+  child.stdout.on('data', (d: Buffer) => {
+    if (!stream.push(d)) child.stdout.pause();
+  });
+  child.stdout.on('end', () => stream.push(null));
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      stream.destroy(new CommandError(argv, null, stderr, err.code === 'ENOENT' ? 'command not found' : err.message));
+      resolve({ code: null, stderr });
+    });
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  return { stream, exited };
+};

@@ -1,20 +1,17 @@
 // The libvirt client, through virsh: every admin has it and can replay what raptor did.
 // Many commands go through one virsh process (separated by `;`), so listing N domains costs
-// two processes, not N.
+// two processes, not N. This is the only module that reads virsh's output for errors: it turns
+// them into LibvirtError with libvirt's own error numbers (hypervisor.ts).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RaptorError, notFound } from '../core/errors.ts';
-import { CommandError, type Runner } from '../host/runner.ts';
-
-export type DomainState = 'running' | 'shut off' | 'paused' | 'in shutdown' | 'crashed' | 'pmsuspended' | 'idle' | 'unknown';
-
-export interface DomainSummary {
-  name: string;
-  state: DomainState;
-}
+import type { Duplex } from 'node:stream';
+import type { DomainState, DomainSummary } from '../core/host-types.ts';
+import { CommandError, openCommandStream, type Runner, type StreamOpener } from '../host/runner.ts';
+import { isNoDomain, LibvirtError, VIR_ERR, type Hypervisor, type MetadataWhere, type XmlOptions } from './hypervisor.ts';
 
 const SEP = '@@raptor-sep@@';
+const MARK = '@@raptor-inactive@@';
 
 /** Quote one argument for virsh's own command-line parser (not a shell). */
 export function virshQuote(arg: string): string {
@@ -22,26 +19,30 @@ export function virshQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-export class Virsh {
+const xmlFlags = (o: XmlOptions = {}): string[] => [...(o.inactive ? ['--inactive'] : []), ...(o.securityInfo ? ['--security-info'] : [])];
+const whereFlags = (w: MetadataWhere = {}): string[] => [...(w.config ? ['--config'] : []), ...(w.live ? ['--live'] : [])];
+
+export class Virsh implements Hypervisor {
   constructor(
     private readonly run: Runner,
     readonly uri: string,
+    private readonly open: StreamOpener = openCommandStream,
   ) {}
 
   private argv(...args: string[]): string[] {
     return ['virsh', '--quiet', '--connect', this.uri, ...args];
   }
 
-  async exec(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  private async exec(args: string[], opts: { timeoutMs?: number } = {}): Promise<string> {
     try {
-      return (await this.run(this.argv(...args), { timeoutMs: opts.timeoutMs ?? 120_000, ...(opts.input !== undefined ? { input: opts.input } : {}) })).stdout;
+      return (await this.run(this.argv(...args), { timeoutMs: opts.timeoutMs ?? 120_000 })).stdout;
     } catch (err) {
-      throw classifyVirshError(err);
+      throw libvirtErrorFromVirsh(err);
     }
   }
 
   /** Every domain with its state, in one call (`domstats --state` is cheaper than `list --all`). */
-  async listAll(): Promise<DomainSummary[]> {
+  async list(): Promise<DomainSummary[]> {
     return parseDomstatsState(await this.exec(['domstats', '--state']));
   }
 
@@ -78,20 +79,40 @@ export class Virsh {
         },
       });
     } catch (err) {
-      throw classifyVirshError(err);
+      throw libvirtErrorFromVirsh(err);
     }
     return summaries.flatMap((d, i) => (parts[i] === undefined ? [] : [{ ...d, parsed: parts[i] as T }]));
   }
 
-  async dumpXml(name: string, inactive = false): Promise<string> {
-    return this.exec(['dumpxml', ...(inactive ? ['--inactive'] : []), name]);
+  async dumpXml(name: string, opts: XmlOptions = {}): Promise<string> {
+    return this.exec(['dumpxml', ...xmlFlags(opts), name]);
+  }
+
+  /** The XML of several domains through one virsh process; domains gone meanwhile are left out. */
+  async dumpXmls(names: string[], opts: XmlOptions = {}): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (!names.length) return out;
+    const flags = xmlFlags(opts).join(' ');
+    const script = names.map((n) => `dumpxml ${flags} ${virshQuote(n)}`).join(` ; echo ${MARK} ; `);
+    let parts: string[];
+    try {
+      parts = (await this.exec([script])).split(MARK);
+    } catch {
+      // one domain vanished: ask each alone
+      parts = await Promise.all(names.map((n) => this.dumpXml(n, opts).catch(() => '')));
+    }
+    names.forEach((n, i) => {
+      const xml = parts[i] ?? '';
+      if (xml.includes('<domain')) out.set(n, xml.slice(xml.indexOf('<domain')));
+    });
+    return out;
   }
 
   async state(name: string): Promise<DomainState | undefined> {
     try {
       return normalizeState((await this.exec(['domstate', name])).trim());
     } catch (err) {
-      if (err instanceof RaptorError && err.kind === 'not-found') return undefined;
+      if (isNoDomain(err)) return undefined;
       throw err;
     }
   }
@@ -119,7 +140,7 @@ export class Virsh {
       const m = /^Persistent:\s*(\S+)/m.exec(await this.exec(['dominfo', name]));
       return m?.[1] === 'yes';
     } catch (err) {
-      if (err instanceof RaptorError && err.kind === 'not-found') return undefined;
+      if (isNoDomain(err)) return undefined;
       throw err;
     }
   }
@@ -143,6 +164,55 @@ export class Virsh {
   async reset(name: string): Promise<void> {
     await this.exec(['reset', name]);
   }
+
+  async setMemoryLive(name: string, memoryMiB: number): Promise<void> {
+    await this.exec(['setmem', name, `${memoryMiB}M`, '--live']);
+  }
+
+  async blockResize(name: string, target: string, sizeBytes: number): Promise<void> {
+    await this.exec(['blockresize', name, target, '--size', `${sizeBytes}B`]);
+  }
+
+  async metadata(name: string, uri: string, where: MetadataWhere = {}): Promise<string> {
+    return this.exec(['metadata', name, uri, ...whereFlags(where)]);
+  }
+
+  async setMetadata(name: string, uri: string, key: string, xml: string, where: MetadataWhere = {}): Promise<void> {
+    await this.exec(['metadata', name, '--uri', uri, '--key', key, '--set', xml, ...whereFlags(where)]);
+  }
+
+  async removeMetadata(name: string, uri: string, where: MetadataWhere = {}): Promise<void> {
+    await this.exec(['metadata', name, '--uri', uri, '--remove', ...whereFlags(where)]);
+  }
+
+  async version(): Promise<{ daemon: string | undefined }> {
+    const out = await this.exec(['version', '--daemon']);
+    return { daemon: /Running against daemon:\s*(.+)/.exec(out)?.[1]?.trim() };
+  }
+
+  async domainCapabilities(virtType: string, machine: string): Promise<string> {
+    return this.exec(['domcapabilities', '--virttype', virtType, '--machine', machine]);
+  }
+
+  /** virsh console on this process's terminal; virsh itself reports a refusal there. */
+  async attachConsole(name: string): Promise<void> {
+    await this.run(['virsh', '--connect', this.uri, 'console', name], { interactive: true });
+  }
+
+  /**
+   * virsh console on a pseudo-terminal (virsh refuses a console without one), made by script(1)
+   * so no native addon is needed. The shell line script runs is fixed; the URI and the domain
+   * reach it through the environment, never spliced into it. `--force` takes the console over
+   * from a stale session.
+   */
+  async openConsole(name: string): Promise<Duplex> {
+    if ((await this.state(name)) === undefined) throw new LibvirtError(VIR_ERR.NO_DOMAIN, `Domain not found: no domain with matching name '${name}'`);
+    const line = 'exec virsh --connect "$RAPTOR_VIRSH_URI" console "$RAPTOR_VIRSH_DOMAIN" --force';
+    const { stream } = this.open(['script', '--quiet', '--flush', '--return', '--echo', 'never', '--command', line, '/dev/null'], {
+      env: { RAPTOR_VIRSH_URI: this.uri, RAPTOR_VIRSH_DOMAIN: name, SHELL: '/bin/sh' },
+    });
+    return stream;
+  }
 }
 
 // virDomainState numbers, as domstats prints them
@@ -164,19 +234,51 @@ export function normalizeState(s: string): DomainState {
   return (known.find((k) => k === t) ?? 'unknown') as DomainState;
 }
 
-/** Map libvirt's error codes (in "error: ... " lines) to raptor's kinds without guessing from prose. */
-export function classifyVirshError(err: unknown): unknown {
+/**
+ * libvirt's message for each code starts with a fixed text (its virerror.c message table); virsh
+ * prints that message after "error: ". Two polkit phrasings are named too.
+ */
+const MESSAGE_CODES: [RegExp, number][] = [
+  [/^Domain not found\b/, VIR_ERR.NO_DOMAIN],
+  [/^access denied\b|not authorized/i, VIR_ERR.ACCESS_DENIED],
+  [/^operation forbidden\b/, VIR_ERR.OPERATION_DENIED],
+  [/^authentication unavailable\b|Authorization not available/i, VIR_ERR.AUTH_UNAVAILABLE],
+  [/^authentication failed\b/, VIR_ERR.AUTH_FAILED],
+  [/^authentication cancelled\b/, VIR_ERR.AUTH_CANCELLED],
+  [/^Requested operation is not valid\b/, VIR_ERR.OPERATION_INVALID],
+  [/^metadata not found\b/, VIR_ERR.NO_DOMAIN_METADATA],
+  [/^internal error\b/, VIR_ERR.INTERNAL_ERROR],
+  [/^operation failed\b/, VIR_ERR.OPERATION_FAILED],
+  [/^unsupported configuration\b/, VIR_ERR.CONFIG_UNSUPPORTED],
+  [/^XML error\b|^XML description is invalid/, VIR_ERR.XML_ERROR],
+  [/^this domain exists already|^domain .* exists already/, VIR_ERR.DOM_EXIST],
+  [/^Operation not supported\b/, VIR_ERR.OPERATION_UNSUPPORTED],
+  [/^argument unsupported\b/, VIR_ERR.ARGUMENT_UNSUPPORTED],
+  [/^invalid argument\b/, VIR_ERR.INVALID_ARG],
+  [/^Timed out during operation\b/, VIR_ERR.OPERATION_TIMEOUT],
+  [/^resource busy\b/, VIR_ERR.RESOURCE_BUSY],
+];
+
+/** virsh's own first lines, printed before libvirt's reason (when it kept one). */
+const VIRSH_GENERIC = /^(failed to get domain|failed to connect to the hypervisor)/;
+
+/**
+ * A failed virsh run as the LibvirtError it reports ("error: …" lines on stderr); anything else
+ * (virsh missing, killed, timed out) stays as it is.
+ */
+export function libvirtErrorFromVirsh(err: unknown): unknown {
   if (!(err instanceof CommandError)) return err;
-  const s = err.stderr;
-  // virsh prints a generic first line ("failed to connect to the hypervisor") before the reason
-  const generic = /^error: (failed to get domain|failed to connect to the hypervisor)/;
-  const line = s.split('\n').find((l) => l.startsWith('error:') && !generic.test(l)) ?? s.split('\n').find((l) => l.startsWith('error:')) ?? '';
-  // libvirt's VIR_ERR_NO_DOMAIN ("Domain not found") and VIR_ERR_OPERATION_DENIED ("access denied")
-  if (/Domain not found|failed to get domain/.test(s)) {
-    return notFound(line.replace(/^error:\s*/, '') || 'domain not found');
-  }
-  if (/access denied|authentication unavailable|Authorization not available|not authorized/i.test(s)) {
-    return new RaptorError('not-allowed', `libvirt: ${line.replace(/^error:\s*/, '') || 'access denied'}`, { cause: err });
-  }
-  return err;
+  const lines = err.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('error:'))
+    .map((l) => l.replace(/^error:\s*/, ''));
+  if (!lines.length) return err;
+  const codeOf = (l: string) => MESSAGE_CODES.find(([re]) => re.test(l))?.[1];
+  // libvirt's own message is the line that names a code; virsh's context lines ("Failed to start
+  // domain X") come before it
+  const reason = lines.find((l) => codeOf(l) !== undefined) ?? lines.find((l) => !VIRSH_GENERIC.test(l)) ?? lines[0]!;
+  // virsh looks a name up as id, UUID and name and drops libvirt's reason when all fail; one the
+  // caller may not see fails the same way: for the caller, no such domain
+  const lookupFailed = lines.some((l) => l.startsWith('failed to get domain'));
+  return new LibvirtError(lookupFailed ? VIR_ERR.NO_DOMAIN : codeOf(reason), reason, { cause: err });
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Virsh } from '../libvirt/virsh.ts';
+import type { Hypervisor } from '../libvirt/hypervisor.ts';
 import { adoptExecutors } from './adopt-executors.ts';
 import { applyPlan, ApplyError, type Executors } from './apply.ts';
 import type { Step } from './steps.ts';
@@ -15,13 +15,18 @@ function fakeVirsh(failOn: (what: string) => boolean) {
       calls.push(`define ${xml}`);
       if (failOn(`define ${xml}`)) throw new Error(`define ${xml} refused`);
     },
-    exec: async (args: string[]) => {
-      calls.push(args.join(' '));
-      if (failOn(args.join(' '))) throw new Error(`${args[0]} refused`);
-      return '';
+    setMetadata: async (name: string, uri: string, key: string, xml: string) => {
+      const what = `metadata ${name} --uri ${uri} --key ${key} --set ${xml} --live`;
+      calls.push(what);
+      if (failOn(what)) throw new Error('metadata refused');
     },
-  } as unknown as Virsh;
-  return { virsh, calls };
+    removeMetadata: async (name: string, uri: string) => {
+      const what = `metadata ${name} --uri ${uri} --remove --live`;
+      calls.push(what);
+      if (failOn(what)) throw new Error('metadata refused');
+    },
+  } as unknown as Hypervisor;
+  return { hv: virsh, calls };
 }
 
 const steps = (dir: string): Step[] => [
@@ -34,8 +39,8 @@ test('adopt steps: a failed live metadata puts the old definition back and remov
   const dir = mkdtempSync(join(tmpdir(), 'raptor-adopt-'));
   try {
     writeFileSync(join(dir, 'old.fd'), 'uefi variables');
-    const { virsh, calls } = fakeVirsh((c) => c.startsWith('metadata'));
-    await assert.rejects(applyPlan(steps(dir), adoptExecutors({ virsh }) as Executors), ApplyError);
+    const { hv, calls } = fakeVirsh((c) => c.startsWith('metadata'));
+    await assert.rejects(applyPlan(steps(dir), adoptExecutors({ hv }) as Executors), ApplyError);
     assert.deepEqual(calls, ['define NEW', 'metadata alice-web --uri ns --key raptor --set <vm/> --live', 'define OLD']);
     assert.ok(!existsSync(join(dir, 'alice-web_VARS.fd')), 'the copy is gone');
     assert.equal(readFileSync(join(dir, 'old.fd'), 'utf8'), 'uefi variables', 'the original stays');
@@ -48,11 +53,11 @@ test('adopt steps: the copy keeps the bytes; it never overwrites a file already 
   const dir = mkdtempSync(join(tmpdir(), 'raptor-adopt-'));
   try {
     writeFileSync(join(dir, 'old.fd'), 'uefi variables');
-    const { virsh } = fakeVirsh(() => false);
-    await applyPlan(steps(dir), adoptExecutors({ virsh }) as Executors, { checkDone: false });
+    const { hv } = fakeVirsh(() => false);
+    await applyPlan(steps(dir), adoptExecutors({ hv }) as Executors);
     assert.equal(readFileSync(join(dir, 'alice-web_VARS.fd'), 'utf8'), 'uefi variables');
     writeFileSync(join(dir, 'old.fd'), 'changed');
-    await assert.rejects(applyPlan(steps(dir).slice(0, 1), adoptExecutors({ virsh }) as Executors, { checkDone: false }), /EEXIST/);
+    await assert.rejects(applyPlan(steps(dir).slice(0, 1), adoptExecutors({ hv }) as Executors), /EEXIST/);
     assert.equal(readFileSync(join(dir, 'alice-web_VARS.fd'), 'utf8'), 'uefi variables');
   } finally {
     rmSync(dir, { recursive: true, force: true });

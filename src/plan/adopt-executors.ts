@@ -1,15 +1,14 @@
 // The host side of `vm adopt`'s steps: copy the NVRAM, redefine the domain, label the running one.
-import { chmodSync, chownSync, constants, copyFileSync, existsSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, constants, copyFileSync, rmSync, statSync } from 'node:fs';
 import type { Executors } from './apply.ts';
 import type { ExecutorDeps } from './executors.ts';
 
 type AdoptKinds = 'nvram-copy' | 'domain-redefine' | 'domain-metadata-live';
 
-export function adoptExecutors(d: Pick<ExecutorDeps, 'virsh'>): Pick<Executors, AdoptKinds> {
-  const { virsh } = d;
+export function adoptExecutors(d: Pick<ExecutorDeps, 'hv'>): Pick<Executors, AdoptKinds> {
+  const { hv } = d;
   return {
     'nvram-copy': {
-      isDone: async (s) => existsSync(s.to),
       apply: async (s) => {
         // never over another file: the planner refused when the target existed
         copyFileSync(s.from, s.to, constants.COPYFILE_EXCL);
@@ -20,17 +19,15 @@ export function adoptExecutors(d: Pick<ExecutorDeps, 'virsh'>): Pick<Executors, 
       undo: async (s) => rmSync(s.to, { force: true }),
     },
     'domain-redefine': {
-      isDone: async () => false,
-      apply: (s) => virsh.define(s.xml),
-      undo: (s) => virsh.define(s.previousXml),
+      apply: (s) => hv.define(s.xml),
+      undo: (s) => hv.define(s.previousXml),
     },
     'domain-metadata-live': {
-      isDone: async () => false,
       apply: async (s) => {
-        await virsh.exec(['metadata', s.domain, '--uri', s.namespace, '--key', s.key, '--set', s.xml, '--live']);
+        await hv.setMetadata(s.domain, s.namespace, s.key, s.xml, { live: true });
       },
       undo: async (s) => {
-        await virsh.exec(['metadata', s.domain, '--uri', s.namespace, '--remove', '--live']);
+        await hv.removeMetadata(s.domain, s.namespace, { live: true });
       },
     },
   };

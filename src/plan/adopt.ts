@@ -20,7 +20,7 @@ import {
   tagOf,
   type XmlNode,
 } from '../libvirt/domain-edit.ts';
-import type { DomainState } from '../libvirt/virsh.ts';
+import type { DomainState } from '../core/host-types.ts';
 import { cpusPinned, namesFor, type HostState } from './planner.ts';
 import type { Step } from './steps.ts';
 

@@ -5,28 +5,25 @@ import type { ExecutorDeps } from './executors.ts';
 // domain-redefine is adopt's executor (plan/adopt-executors.ts): define the new XML, undo with the old
 type ResizeKinds = 'domain-setmem' | 'lv-extend' | 'domain-blockresize';
 
-export function resizeExecutors(d: Pick<ExecutorDeps, 'virsh' | 'lvm'>): Pick<Executors, ResizeKinds> {
-  const { virsh, lvm } = d;
+export function resizeExecutors(d: Pick<ExecutorDeps, 'hv' | 'volumes'>): Pick<Executors, ResizeKinds> {
+  const { hv, volumes } = d;
   return {
     'domain-setmem': {
-      isDone: async () => false,
       apply: async (s) => {
-        await virsh.exec(['setmem', s.domain, `${s.memoryMiB}M`, '--live']);
+        await hv.setMemoryLive(s.domain, s.memoryMiB);
       },
       undo: async (s) => {
-        if ((await virsh.state(s.domain)) === 'running') await virsh.exec(['setmem', s.domain, `${s.previousMiB}M`, '--live']);
+        if ((await hv.state(s.domain)) === 'running') await hv.setMemoryLive(s.domain, s.previousMiB);
       },
     },
     'lv-extend': {
-      isDone: async (s) => ((await lvm.lv(s.vg, s.lv))?.sizeBytes ?? 0) >= s.toBytes,
-      apply: (s) => lvm.resize(s.vg, s.lv, s.toBytes),
+      apply: (s) => volumes.resize(s.vg, s.lv, s.toBytes),
       // only reached when telling the guest failed, so no guest has seen (or written) the new space
-      undo: (s) => lvm.resize(s.vg, s.lv, s.fromBytes, { shrink: true }),
+      undo: (s) => volumes.resize(s.vg, s.lv, s.fromBytes, { shrink: true }),
     },
     'domain-blockresize': {
-      isDone: async () => false,
       apply: async (s) => {
-        await virsh.exec(['blockresize', s.domain, s.target, '--size', `${s.sizeBytes}B`]);
+        await hv.blockResize(s.domain, s.target, s.sizeBytes);
       },
     },
   };

@@ -1,11 +1,12 @@
 // `raptor vm adopt` and the per-domain lines of `raptor host check`: observe, plan (plan/adopt.ts), apply.
+import { authorize } from './authorize.ts';
 import { existsSync } from 'node:fs';
 import { badInput, notFound } from '../core/errors.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import { assessDomain, planAdopt, type AdoptPlan } from '../plan/adopt.ts';
 import { hostCpus } from '../plan/observe.ts';
 import type { HostState } from '../plan/planner.ts';
-import type { Step } from '../plan/steps.ts';
+import type { ProgressListener } from '../plan/events.ts';
 import type { StepReport } from '../plan/apply.ts';
 import { runApply, withHostLock, type Context } from './vm.ts';
 
@@ -21,8 +22,8 @@ export function validateDomainArg(name: string): string {
 /** Every domain's persistent definition (raw and parsed), LVM and CPUs: one virsh process for the XML. */
 async function observePersistent(ctx: Context): Promise<{ host: HostState; xml: Map<string, string> }> {
   const [list, { vg, lvs }] = await Promise.all([
-    ctx.virsh.listWithXml((xml) => ({ xml, parsed: parseDomainXml(xml) }), { inactive: true }),
-    ctx.lvm.observe(ctx.config.storage.vg),
+    ctx.hv.listWithXml((xml) => ({ xml, parsed: parseDomainXml(xml) }), { inactive: true }),
+    ctx.volumes.observe(ctx.config.storage.vg),
   ]);
   const xml = new Map(list.map((d) => [d.name, d.parsed.xml]));
   return { host: { hostCpus: hostCpus(), domains: list.map((d) => ({ name: d.name, state: d.state, parsed: d.parsed.parsed })), vg, lvs }, xml };
@@ -30,20 +31,22 @@ async function observePersistent(ctx: Context): Promise<{ host: HostState; xml: 
 
 export async function planVmAdopt(ctx: Context, name: string, opts: { fix: boolean }): Promise<AdoptPlan> {
   validateDomainArg(name);
-  const state = await ctx.virsh.state(name);
+  authorize(ctx, 'vm adopt', name);
+  const state = await ctx.hv.state(name);
   if (state === undefined) throw notFound(`domain ${name} not found`);
   // with secrets (VNC passwords, …), so the redefined domain loses nothing the edit does not remove
-  const xml = await ctx.virsh.exec(['dumpxml', '--inactive', '--security-info', name]);
+  const xml = await ctx.hv.dumpXml(name, { inactive: true, securityInfo: true });
   const { host } = await observePersistent(ctx);
   return planAdopt(ctx.config, { name, state, xml }, host, existsSync, { fix: opts.fix, now: new Date() });
 }
 
 /** Adopt under the host lock; a refused plan is returned unapplied (the caller reports it, exit 3). */
-export async function adoptVm(ctx: Context, name: string, opts: { fix: boolean; onWait?: () => void; onStep?: (s: Step, st: string) => void }): Promise<{ plan: AdoptPlan; reports: StepReport[] }> {
+export async function adoptVm(ctx: Context, name: string, opts: { fix: boolean; onWait?: () => void; onEvent?: ProgressListener }): Promise<{ plan: AdoptPlan; reports: StepReport[] }> {
+  authorize(ctx, 'vm adopt', validateDomainArg(name));
   return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmAdopt(ctx, name, { fix: opts.fix });
     if (plan.refusal || plan.steps.length === 0) return { plan, reports: [] };
-    return runApply(ctx, plan, {}, opts.onStep);
+    return runApply(ctx, plan, {}, opts.onEvent);
   });
 }
 

@@ -1,5 +1,7 @@
 // Lab operations (quotas, resize, expiry): the service functions behind `raptor vm resize|expire|reap`
 // and the use shown by `raptor user list`.
+import { authorize } from './authorize.ts';
+import { actorHv } from './as-actor.ts';
 import type { Config } from '../core/config.ts';
 import { isExpired } from '../core/expiry.ts';
 import { notFound, RaptorError } from '../core/errors.ts';
@@ -11,8 +13,7 @@ import { setMetadataChild } from '../libvirt/domain-resize.ts';
 import { observeDomains, observeHost } from '../plan/observe.ts';
 import { namesFor } from '../plan/planner.ts';
 import { planResize, type ResizePlan, type ResizeRequest } from '../plan/resize.ts';
-import type { Step } from '../plan/steps.ts';
-import type { WipeProgress } from '../storage/wipe.ts';
+import type { ProgressListener } from '../plan/events.ts';
 import { destroyVm, diskSizeOf, listVms, runApply, withHostLock, type ApplyOutcome, type Context, type VmInfo } from './vm.ts';
 
 // ---- quotas ----------------------------------------------------------------------------------
@@ -27,7 +28,8 @@ export interface UserUsage {
  * process, so vm-users can run it; a volume without a domain is not seen here, the planners see it).
  */
 export async function usageOf(ctx: Context, users: string[]): Promise<Map<string, UserUsage>> {
-  const domains = await observeDomains(ctx.virsh);
+  // a read for the actor: libvirt shows them the domains they may see
+  const domains = await observeDomains(actorHv(ctx));
   const lvs = domains.flatMap((d) => {
     const info = vmLv(ctx.config, d.name);
     const size = info ? diskSizeOf(info.path) : null;
@@ -47,25 +49,27 @@ function vmLv(config: Config, domain: string): { lv: string; path: string } | un
 
 async function resizeTarget(ctx: Context, vm: VmId) {
   const name = domainName(vm);
-  const state = await ctx.virsh.state(name);
+  const state = await ctx.hv.state(name);
   if (state === undefined) throw notFound(`VM ${name} not found`);
-  const [liveXml, inactiveXml] = await Promise.all([ctx.virsh.dumpXml(name), ctx.virsh.dumpXml(name, true)]);
+  const [liveXml, inactiveXml] = await Promise.all([ctx.hv.dumpXml(name), ctx.hv.dumpXml(name, { inactive: true })]);
   return { state, liveXml, live: parseDomainXml(liveXml), inactiveXml, inactive: parseDomainXml(inactiveXml) };
 }
 
 export async function planVmResize(ctx: Context, req: ResizeRequest): Promise<ResizePlan> {
-  const [host, target] = await Promise.all([observeHost(ctx.config, ctx.virsh, ctx.lvm), resizeTarget(ctx, req.vm)]);
+  authorize(ctx, 'vm resize', domainName(req.vm));
+  const [host, target] = await Promise.all([observeHost(ctx.config, ctx.hv, ctx.volumes), resizeTarget(ctx, req.vm)]);
   return planResize(ctx.config, req, host, target);
 }
 
 export async function resizeVm(
   ctx: Context,
   req: ResizeRequest,
-  opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void } = {},
+  opts: { onWait?: () => void; onEvent?: ProgressListener } = {},
 ): Promise<ApplyOutcome<ResizePlan>> {
+  authorize(ctx, 'vm resize', domainName(req.vm));
   return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmResize(ctx, req);
-    return runApply(ctx, plan, {}, opts.onStep, req.ignoreQuota ? { ignoreQuota: true } : {});
+    return runApply(ctx, plan, {}, opts.onEvent, req.ignoreQuota ? { ignoreQuota: true } : {});
   });
 }
 
@@ -94,7 +98,7 @@ export async function pendingOf(ctx: Context, vm: VmId, state: string): Promise<
   let live: string;
   let inactive: string;
   try {
-    [live, inactive] = await Promise.all([ctx.virsh.dumpXml(name), ctx.virsh.dumpXml(name, true)]);
+    [live, inactive] = await Promise.all([actorHv(ctx).dumpXml(name), actorHv(ctx).dumpXml(name, { inactive: true })]);
   } catch (err) {
     // gone meanwhile, or a caller libvirt shows only the running definition: nothing to compare
     if (err instanceof RaptorError && (err.kind === 'not-found' || err.kind === 'not-allowed')) return null;
@@ -109,20 +113,20 @@ export async function pendingOf(ctx: Context, vm: VmId, state: string): Promise<
 /** Set (ISO time) or clear (null) a VM's expiry, in the persistent and, when running, the live definition. */
 export async function setExpiry(ctx: Context, vm: VmId, expires: string | null): Promise<{ vm: string; expires: string | null; previous: string | null }> {
   const name = domainName(vm);
+  authorize(ctx, 'vm expire', name);
   return withHostLock(ctx, undefined, async () => {
-    const state = await ctx.virsh.state(name);
+    const state = await ctx.hv.state(name);
     if (state === undefined) throw notFound(`VM ${name} not found`);
-    const previous = parseDomainXml(await ctx.virsh.dumpXml(name, true)).metadata;
+    const previous = parseDomainXml(await ctx.hv.dumpXml(name, { inactive: true })).metadata;
     if (!previous) throw new RaptorError('conflict', `${name} has no raptor metadata (not made by raptor): nothing to keep an expiry in`);
-    const current = await ctx.virsh.exec(['metadata', name, RAPTOR_XMLNS, '--config']);
+    const current = await ctx.hv.metadata(name, RAPTOR_XMLNS, { config: true });
     const xml = setMetadataChild(current, 'expires', expires);
     const plan = [`set expiry of ${name} to ${expires ?? 'never'} (was ${previous.expires ?? 'never'})`];
     try {
-      const where = state === 'shut off' ? ['--config'] : ['--config', '--live'];
-      await ctx.virsh.exec(['metadata', name, RAPTOR_XMLNS, '--key', 'raptor', '--set', xml, ...where]);
-      appendAudit(ctx.config.audit_log, { command: ctx.commandLine, plan, result: 'ok' });
+      await ctx.hv.setMetadata(name, RAPTOR_XMLNS, 'raptor', xml, { config: true, live: state !== 'shut off' });
+      appendAudit(ctx.config.audit_log, ctx.actor, { command: ctx.commandLine, plan, result: 'ok' });
     } catch (err) {
-      appendAudit(ctx.config.audit_log, { command: ctx.commandLine, plan, result: 'failed', error: (err as Error).message });
+      appendAudit(ctx.config.audit_log, ctx.actor, { command: ctx.commandLine, plan, result: 'failed', error: (err as Error).message });
       throw err;
     }
     return { vm: name, expires, previous: previous.expires ?? null };
@@ -149,17 +153,18 @@ export async function reapExpired(
   ctx: Context,
   now: Date,
   opts: {
-    wipe: { offload: boolean; verify: 'sample' | 'full'; stepBytes: number; onProgress?: (p: WipeProgress) => void };
+    wipe: { offload: boolean; verify: 'sample' | 'full'; stepBytes: number };
     onVm?: (vm: string) => void;
-    onStep?: (s: Step, st: string) => void;
+    onEvent?: ProgressListener;
   },
 ): Promise<ReapResult[]> {
+  authorize(ctx, 'vm reap');
   const out: ReapResult[] = [];
   for (const v of await listExpired(ctx, now)) {
     const id = tryParseVmId(v.name)!;
     opts.onVm?.(v.name);
     try {
-      const { reports } = await destroyVm(ctx, id, { wipe: opts.wipe, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+      const { reports } = await destroyVm(ctx, id, { wipe: opts.wipe, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
       out.push({ vm: v.name, expires: v.expires!, result: 'destroyed', steps: reports.map((r) => ({ kind: r.step.kind, status: r.status, ms: Math.round(r.ms) })) });
     } catch (err) {
       out.push({ vm: v.name, expires: v.expires!, result: 'failed', error: err instanceof Error ? err.message : String(err) });

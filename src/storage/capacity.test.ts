@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fitsExtension, fitsInVg } from './capacity.ts';
-import { parseSegments, type VolumeGroup } from './lvm.ts';
+import type { VolumeGroup } from '../core/host-types.ts';
+import { parseSegments } from './lvm.ts';
 
 const EXT = 4 * 2 ** 20;
 const vg = (allocation: string, json: string): VolumeGroup => {

@@ -1,22 +1,9 @@
 // Whether a volume group can hold N more bytes, from its observed allocation policy and free pieces.
 // Pure: the planner (create) and resize (extend) ask it before any change.
 import { formatSize } from '../core/size.ts';
-import type { VolumeGroup } from './lvm.ts';
+import type { FreePiece, UsedPiece, VolumeGroup } from '../core/host-types.ts';
 
-/** A run of free extents on one PV (`pvs --segments`, rows without an LV). */
-export interface FreePiece {
-  pv: string;
-  startExtent: number;
-  extents: number;
-}
-
-/** A run of extents of one LV on one PV. */
-export interface UsedPiece {
-  pv: string;
-  lv: string;
-  startExtent: number;
-  extents: number;
-}
+export type { FreePiece, UsedPiece } from '../core/host-types.ts';
 
 export type Fit = { ok: true } | { ok: false; reason: string };
 

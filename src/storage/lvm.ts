@@ -1,34 +1,7 @@
 // LVM through `lvm <command> --reportformat json`, parsed with LC_ALL=C (the runner sets it).
+import type { FreePiece, LogicalVolume, UsedPiece, VolumeGroup } from '../core/host-types.ts';
 import type { Runner } from '../host/runner.ts';
-import type { FreePiece, UsedPiece } from './capacity.ts';
-
-export interface LogicalVolume {
-  name: string;
-  vg: string;
-  sizeBytes: number;
-  path: string;
-  tags: string[];
-  /** lv_attr's 6th char is 'o' when the device is open (only known with activation) */
-  open: boolean;
-}
-
-export interface VolumeGroup {
-  name: string;
-  sizeBytes: number;
-  freeBytes: number;
-  extentBytes: number;
-  /** vg_allocation_policy: contiguous, cling, normal, anywhere (absent: not observed) */
-  allocation?: string;
-  /** free extents LVM may allocate from, per PV (absent: not observed; see capacity.ts) */
-  free?: FreePiece[];
-  /** extents in use, per PV and LV */
-  used?: UsedPiece[];
-}
-
-/** Marks an LV whose create has not finished; a rerun of the same create resumes it. */
-export const TAG_CREATING = 'raptor_creating';
-/** Marks an LV whose bytes were zeroed and verified; a rerun of destroy skips the wipe. */
-export const TAG_WIPED = 'raptor_wiped';
+import type { Volumes } from './volumes.ts';
 
 interface Report {
   report: { lv?: Record<string, string>[]; vg?: Record<string, string>[]; pvseg?: Record<string, string>[] }[];
@@ -36,7 +9,7 @@ interface Report {
 
 const num = (s: string | undefined): number => Number((s ?? '').replace(/B$/, ''));
 
-export class Lvm {
+export class Lvm implements Volumes {
   constructor(
     private readonly run: Runner,
     private readonly lvmCommand: string,

@@ -4,7 +4,19 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
-import { raptor } from './lib/raptor.ts';
+import { raptor, loadTestConfig } from './lib/raptor.ts';
+import { allows, RAPTOR_ACTIONS, roleOf, type RaptorAction, type Role } from '../../src/access/permissions.ts';
+import { renderPolkitRules } from '../../src/access/polkit-rules.ts';
+import { loadPolkitRules } from '../../src/access/polkit-eval.ts';
+import { actorForUser } from '../../src/host/identity.ts';
+import { runCommand } from '../../src/host/runner.ts';
+import { createContext } from '../../src/service/vm.ts';
+import { actorRun } from '../../src/service/as-actor.ts';
+import { listUsers } from '../../src/service/access.ts';
+import { listVms, readConsoleLog, startVm, stopVm } from '../../src/service/vm.ts';
+import { parseVmId } from '../../src/core/naming.ts';
+import { RaptorError } from '../../src/core/errors.ts';
+import type { Actor } from '../../src/core/actor.ts';
 import {
   accessConfigPath,
   asUser,
@@ -121,6 +133,43 @@ const OPS: Op[] = [
 
 const GROUPS: Record<User, string> = { alice: 'vm-users', bob: 'vm-users', carol: 'wheel', dave: 'no group' };
 
+/**
+ * The libvirt (polkit) actions each operation needs: the connection, the lookup of the domain
+ * (getattr), and the operation's own permission. The table's verdict is "allowed" when it grants
+ * every one of them.
+ */
+const OP_ACTIONS: Record<string, string[]> = {
+  list: ['org.libvirt.api.connect.search-domains', 'org.libvirt.api.domain.getattr'],
+  dominfo: ['org.libvirt.api.connect.read', 'org.libvirt.api.domain.read'],
+  dumpxml: ['org.libvirt.api.domain.read'],
+  console: ['org.libvirt.api.domain.open-device'],
+  start: ['org.libvirt.api.domain.start'],
+  shutdown: ['org.libvirt.api.domain.init-control'],
+  reboot: ['org.libvirt.api.domain.init-control'],
+  reset: ['org.libvirt.api.domain.reset'],
+  destroy: ['org.libvirt.api.domain.stop'],
+  'define/edit': ['org.libvirt.api.domain.write', 'org.libvirt.api.domain.save'],
+  setmem: ['org.libvirt.api.domain.write', 'org.libvirt.api.domain.save'],
+  'snapshot-create': ['org.libvirt.api.domain.snapshot'],
+  undefine: ['org.libvirt.api.domain.delete'],
+};
+const needs = (op: string, socket: 'rw' | 'ro' = 'rw'): string[] => [socket === 'rw' ? 'org.libvirt.unix.manage' : 'org.libvirt.unix.monitor', 'org.libvirt.api.connect.getattr', 'org.libvirt.api.domain.getattr', ...OP_ACTIONS[op]!];
+
+/** Each test user's actor (uid, gid, supplementary groups) from the account database, after before() made them. */
+const ACTORS = new Map<User, Actor>();
+const ACCESS = { admin_groups: ['libvirt', 'libvirtd', 'wheel'], user_group: 'vm-users' };
+const rulesDecide = loadPolkitRules(renderPolkitRules(ACCESS));
+const roleFor = (user: User, dom?: string): Role => roleOf(ACTORS.get(user)!, ACCESS, dom);
+
+/** What the permission table says, and what the rendered rules (evaluated as polkitd would) say, for these actions. */
+function tableVerdict(user: User, actions: string[], dom?: string): Verdict {
+  return actions.every((a) => allows(roleFor(user, dom), a)) ? 'allowed' : 'denied';
+}
+function rulesVerdict(user: User, actions: string[], dom?: string): Verdict {
+  const a = ACTORS.get(user)!;
+  return actions.every((id) => rulesDecide({ user: a.user, groups: a.groups }, id, id.startsWith('org.libvirt.api.domain.') ? dom : undefined) === 'yes') ? 'allowed' : 'denied';
+}
+
 function expected(user: User, op: string, dom: string): Verdict {
   if (user === 'carol') return 'allowed';
   if (user === 'dave') return 'denied';
@@ -162,6 +211,7 @@ describe('access matrix: real users through polkitd and libvirtd', { timeout: 60
       ORIGINAL.set(d, rootOk(['virsh', '-c', URI, 'dumpxml', '--inactive', d]));
     }
     // polkitd notices the new rules file by itself, a moment later
+    for (const u of USERS) ACTORS.set(u, await actorForUser(runCommand, u, 'http'));
     await waitFor('the raptor polkit rules to take effect', () => {
       const o = virshAs('alice', ['list', '--all', '--name']);
       const names = o.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
@@ -196,7 +246,11 @@ describe('access matrix: real users through polkitd and libvirtd', { timeout: 60
         assert.notEqual(domainState(dom), undefined, `${dom} must exist before ${user} tries ${op.name}`);
         const got = await op.run(user, dom);
         op.restore?.(dom);
-        cells.push({ user, dom, op: op.name, got, want: expected(user, op.name, dom), why: lastWhy });
+        const want = expected(user, op.name, dom);
+        // the permission table and the rules rendered from it say the same as the house rules (and so as libvirt)
+        assert.equal(tableVerdict(user, needs(op.name), dom), want, `table: ${user} ${op.name} ${dom}`);
+        assert.equal(rulesVerdict(user, needs(op.name), dom), want, `rendered rules: ${user} ${op.name} ${dom}`);
+        cells.push({ user, dom, op: op.name, got, want, why: lastWhy });
       }
     }
     // print the matrix: one row per action, one column per (user, domain)
@@ -226,6 +280,17 @@ describe('access matrix: real users through polkitd and libvirtd', { timeout: 60
 
   test('host objects (issue 9.11): networks, node devices, interfaces, secrets, pools, nwfilters, capabilities', () => {
     // [name, virsh args, what vm-users get]: capabilities is connect.read, which dominfo needs
+    const KIND_ACTIONS: Record<string, string> = {
+      'net-list': 'org.libvirt.api.connect.search-networks',
+      'nodedev-list': 'org.libvirt.api.connect.search-node-devices',
+      'iface-list': 'org.libvirt.api.connect.search-interfaces',
+      'secret-list': 'org.libvirt.api.connect.search-secrets',
+      'pool-list': 'org.libvirt.api.connect.search-storage-pools',
+      'nwfilter-list': 'org.libvirt.api.connect.search-nwfilters',
+      'nwfilter-binding-list': 'org.libvirt.api.connect.search-nwfilter-bindings',
+      capabilities: 'org.libvirt.api.connect.read',
+      nodeinfo: 'org.libvirt.api.connect.read',
+    };
     const kinds: [string, string[], Verdict][] = [
       ['net-list', ['net-list', '--all'], 'denied'],
       ['nodedev-list', ['nodedev-list'], 'denied'],
@@ -244,6 +309,9 @@ describe('access matrix: real users through polkitd and libvirtd', { timeout: 60
           const o = asUser(user, ['virsh', ...(socket === 'ro' ? ['-r'] : []), '-c', URI, ...args]);
           const got = judge(o);
           const want: Verdict = user === 'carol' ? 'allowed' : user === 'dave' ? 'denied' : userWant;
+          const actions = [socket === 'rw' ? 'org.libvirt.unix.manage' : 'org.libvirt.unix.monitor', 'org.libvirt.api.connect.getattr', KIND_ACTIONS[kind]!];
+          assert.equal(tableVerdict(user, actions), want, `table: ${user} ${socket} ${kind}`);
+          assert.equal(rulesVerdict(user, actions), want, `rendered rules: ${user} ${socket} ${kind}`);
           cells.push({ user, socket, kind, got, want, why: lastWhy });
         }
       }
@@ -321,5 +389,85 @@ describe('access matrix: real users through polkitd and libvirtd', { timeout: 60
     }
     assert.notEqual(domainState('alice-a'), undefined);
     assert.equal(domainState('alice-x'), undefined);
+  });
+
+  test("raptor's own actions: each one's refusal is what the permission table and authorize() say (exit 5), and changes nothing", () => {
+    const ARGV: Record<RaptorAction, string[]> = {
+      'vm create': ['vm', 'create', 'alice-x', '--cpus', '1', '--memory', '64M', '--disk', '1G', '--no-network'],
+      'vm destroy': ['vm', 'destroy', 'alice-a', '--yes'],
+      'vm adopt': ['vm', 'adopt', 'alice-a'],
+      'vm resize': ['vm', 'resize', 'alice-a', '--memory', '128M'],
+      'vm expire': ['vm', 'expire', 'alice-a', '30d'],
+      'vm reap': ['--yes', 'vm', 'reap'],
+      'user add': ['user', 'add', 'alice', '--ssh-key', TEST_KEYS.rsa2048],
+      'user remove': ['user', 'remove', 'bob'],
+      'host init': ['host', 'init'],
+      'dns sync': ['dns', 'sync', '--dry-run'],
+    };
+    assert.deepEqual(Object.keys(ARGV).sort(), [...RAPTOR_ACTIONS].sort());
+    const before = rootOk(['virsh', '-c', URI, 'dumpxml', '--inactive', 'alice-a']);
+    for (const action of RAPTOR_ACTIONS) {
+      for (const u of ['alice', 'bob', 'carol', 'dave'] as const) {
+        const role = roleFor(u, ARGV[action][2]);
+        assert.equal(allows(role, action), role === 'admin', `${u} (${role}) ${action}`);
+        const r = raptorAs(u, config, ARGV[action]);
+        assert.equal(r.code, 5, `${u}: raptor ${action}: ${r.stderr}`);
+        // carol is an admin but not root: told to use sudo; the others need an admin
+        if (role === 'admin') assert.match(r.stderr, new RegExp(`raptor ${action} changes volumes, accounts and system files: run it as root \\(sudo raptor ${action}\\)`));
+        else assert.match(r.stderr, new RegExp(`raptor ${action} needs an admin \\(root or a member of libvirt/libvirtd/wheel\\)`));
+      }
+    }
+    assert.equal(rootOk(['virsh', '-c', URI, 'dumpxml', '--inactive', 'alice-a']), before);
+    assert.equal(domainState('alice-x'), undefined);
+  });
+
+  test("the service acts as its actor: a root process listing for alice sees only alice-*, bob cannot start alice-a, and the actor's commands carry its uid, gid and groups", async () => {
+    const cfg = loadTestConfig(config);
+    const as = (actor: Actor) => createContext(cfg, 'test', actor);
+    const alice = ACTORS.get('alice')!;
+    assert.equal(process.getuid?.(), 0, 'this test runs as root and acts for others');
+    assert.ok(alice.groups.includes('vm-users') && alice.uid !== 0);
+    const rootActor: Actor = { user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' };
+    const root = await listVms(as(rootActor));
+    for (const d of DOMAINS) assert.ok(root.some((v) => v.name === d), `root sees ${d}`);
+    const seen = (await listVms(as(alice))).map((v) => v.name);
+    assert.ok(seen.includes('alice-a'), `alice sees ${seen.join(', ')}`);
+    assert.deepEqual(seen.filter((n) => !n.startsWith('alice-')), []);
+    // user list for alice: the VM names libvirt shows her, and none of root's account record
+    const users = await listUsers(as(alice));
+    const names = users.flatMap((u) => u.vms);
+    assert.ok(names.includes('alice-a'));
+    assert.deepEqual(names.filter((n) => !n.startsWith('alice-')), []);
+    assert.deepEqual(users.filter((u) => u.raptor !== null), []);
+    const forRoot = await listUsers(as(rootActor));
+    assert.equal(forRoot.find((u) => u.user === 'alice')?.raptor, 'created');
+    assert.ok(forRoot.flatMap((u) => u.vms).includes('bob-b'));
+    // bob asks libvirt as bob: alice-a is not his, so libvirt does not even find it for him
+    bringTo('alice-a', 'shut off');
+    await assert.rejects(startVm(as(ACTORS.get('bob')!), parseVmId('alice-a')), (e: unknown) => e instanceof RaptorError && (e.kind === 'not-found' || e.kind === 'not-allowed'));
+    assert.equal(domainState('alice-a'), 'shut off');
+    // alice's own start and stop go through as alice
+    assert.equal(await startVm(as(alice), parseVmId('alice-a')), 'started');
+    assert.equal(domainState('alice-a'), 'running');
+    assert.equal(await stopVm(as(alice), parseVmId('alice-a'), true), 'forced off');
+    // the console log is root's file: a root process does not read it for a vm-user
+    assert.throws(() => readConsoleLog(as(alice), parseVmId('alice-a')), (e: unknown) => e instanceof RaptorError && e.kind === 'not-allowed' && /readable by admins only/.test(e.message));
+    // the commands for an actor really run with its uid, gid and supplementary groups (setpriv)
+    // `id` as uid, gid and the set of groups (the kernel keeps supplementary groups sorted by number)
+    const parseId = (out: string) => {
+      const m = /^uid=(\S+) gid=(\S+)(?: groups=(\S+))?$/.exec(out.trim());
+      assert.ok(m, out);
+      return `${m[1]} ${m[2]} ${(m[3] ?? '').split(',').sort().join(',')}`;
+    };
+    const ids = async (actor: Actor) => parseId((await actorRun(as(actor))(['id'])).stdout);
+    assert.equal(await ids(alice), parseId(rootOk(['id', 'alice'])));
+    const bare = { ...alice, groups: alice.groups.filter((g) => g !== 'vm-users') };
+    const bareIds = await ids(bare);
+    assert.match(bareIds, new RegExp(`^${alice.uid}\\(alice\\) ${alice.gid}\\(`));
+    assert.doesNotMatch(bareIds, /vm-users/);
+    // polkitd looks a caller's groups up in the group database by uid (it does not read the
+    // process's), so for libvirt the uid decides: alice without the group still sees her own only
+    assert.deepEqual((await listVms(as(bare))).map((v) => v.name), seen);
+    assert.equal(domainState('alice-a'), 'shut off');
   });
 });
