@@ -7,12 +7,10 @@ import { chmodSync, lstatSync, rmSync } from 'node:fs';
 import type { Config } from '../core/config.ts';
 import { notAllowed } from '../core/errors.ts';
 import { parseListen } from '../core/web-config.ts';
-import { FileAccountDb } from './account-db.ts';
 import { createApp, type AppDeps } from './app.ts';
-import { CredentialStore } from './credentials.ts';
 import { Operations } from './operations.ts';
 import { hostWebService } from './service-bridge.ts';
-import { ensureSpoolDir, redeemProof } from './spool.ts';
+import { openSignIn } from '../service/web-auth.ts';
 
 export interface RunningServer {
   server: Server;
@@ -25,13 +23,10 @@ export interface RunningServer {
 /** The real dependencies: root-only store, the spool, the host's account database, the service. */
 export function hostDeps(config: Config, configPath?: string): AppDeps {
   if (process.geteuid?.() !== 0) throw notAllowed('raptor serve runs as root (the service manager starts it): it creates VMs and acts for each signed-in user');
-  ensureSpoolDir(config.web.spool_dir);
   return {
     config,
     service: hostWebService(config, configPath ? { configPath } : {}),
-    credentials: CredentialStore.open(config.web.state_dir),
-    accounts: new FileAccountDb(),
-    redeemProof: (file, nonce) => redeemProof(config.web.spool_dir, file, nonce),
+    ...openSignIn(config),
     operations: new Operations(),
   };
 }

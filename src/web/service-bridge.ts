@@ -7,7 +7,6 @@ import { badInput, notAllowed } from '../core/errors.ts';
 import { domainName, parseVmId, type VmId } from '../core/naming.ts';
 import { parseExpiry } from '../core/expiry.ts';
 import { parseSize } from '../core/size.ts';
-import { runCommand, type Runner } from '../host/runner.ts';
 import { roleOf } from '../access/permissions.ts';
 import { parsePublicKeys, uniqueKeys } from '../access/ssh-keys.ts';
 import type { ProgressEvent } from '../plan/events.ts';
@@ -37,12 +36,11 @@ export interface WebService {
 }
 
 /** The real service, for a server running as root on the host. */
-export function hostWebService(config: Config, opts: { configPath?: string; run?: Runner } = {}): WebService {
-  const run = opts.run ?? runCommand;
+export function hostWebService(config: Config, opts: { configPath?: string } = {}): WebService {
   const line = (actor: Actor, what: string) => `${what} (http, web user ${actor.user})`;
   // the service runs reads and interactions as the actor (setpriv), so libvirt's polkit rules
   // decide as for the user's own virsh; admin-only changes run in this process after authorize()
-  const ctxFor = (actor: Actor, what: string): Context => createContext(config, line(actor, what), actor, run);
+  const ctxFor = (actor: Actor, what: string): Context => createContext(config, line(actor, what), actor);
 
   async function createRequest(ctx: Context, body: CreateVmBody, vm: VmId) {
     const sizes = resolveSizes(ctx.config, {
