@@ -1,11 +1,16 @@
-// Host accounts and groups through the shadow utils (getent, useradd, usermod, userdel, groupadd),
-// all through the command runner; authorized_keys written with the user's own credentials.
-import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Host accounts and groups: the narrow `Accounts` interface the service and the account steps
+// use, and its real implementation over the shadow utils (getent, useradd, usermod, gpasswd,
+// userdel, groupadd, groupdel) through the command runner. The account record and each user's
+// authorized_keys are files behind the same interface; the keys file is read and written with
+// the user's own credentials.
+import { chmodSync, lstatSync, mkdirSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { conflict, isRaptorError, RaptorError } from '../core/errors.ts';
 import { readBoundedText } from '../host/files.ts';
+import { ensureSafeDir } from '../host/trusted-files.ts';
 import type { Runner } from '../host/runner.ts';
-import { mergeAuthorizedKeys, type SshPublicKey } from './ssh-keys.ts';
+import { AUTHORIZED_KEYS_MODE } from './ssh-keys.ts';
+import { readAccountRecord, writeAccountRecord, type AccountRecord } from './account-record.ts';
 
 /** Largest authorized_keys raptor merges into (hundreds of keys). */
 export const MAX_AUTHORIZED_KEYS_BYTES = 1024 * 1024;
@@ -24,9 +29,52 @@ export interface Group {
   members: string[];
 }
 
+/** A user's ~/.ssh/authorized_keys as it is: undefined fields are missing. */
+export interface AuthorizedKeysFile {
+  path: string;
+  dirMode?: number;
+  fileMode?: number;
+  text?: string;
+}
 
-export class Accounts {
-  constructor(private readonly run: Runner) {}
+/** What to make a user's authorized_keys: undefined removes it (the directory only when empty). */
+export interface AuthorizedKeysWant {
+  dirMode?: number;
+  fileMode?: number;
+  text?: string;
+}
+
+/** The host's accounts, groups, raptor's account record and users' authorized_keys. */
+export interface Accounts {
+  user(name: string): Promise<Account | undefined>;
+  group(name: string): Promise<Group | undefined>;
+  /** every group the user is in (primary and supplementary), by name */
+  groupsOf(name: string): Promise<string[]>;
+  createGroup(name: string): Promise<void>;
+  removeGroup(name: string): Promise<void>;
+  /** a login account with a home and bash, in `group` */
+  createUser(name: string, group: string): Promise<void>;
+  addToGroup(name: string, group: string): Promise<void>;
+  removeFromGroup(name: string, group: string): Promise<void>;
+  removeUser(name: string, purge: boolean): Promise<void>;
+  /** the record of accounts raptor made (refused when others could have written it) */
+  readRecord(): Promise<AccountRecord>;
+  writeRecord(record: AccountRecord): Promise<void>;
+  /** create the record's directory if missing and refuse one others could change */
+  prepareRecord(): Promise<void>;
+  /** where the record is, for messages and plans */
+  readonly recordPath: string;
+  /** the user's authorized_keys, read as the user (a FIFO, device or huge file is a conflict) */
+  readAuthorizedKeys(account: Account): Promise<AuthorizedKeysFile>;
+  writeAuthorizedKeys(account: Account, want: AuthorizedKeysWant): Promise<void>;
+}
+
+/** The real accounts: shadow utils through the runner, files through node:fs. */
+export class ShadowAccounts implements Accounts {
+  constructor(
+    private readonly run: Runner,
+    readonly recordPath: string,
+  ) {}
 
   async user(name: string): Promise<Account | undefined> {
     // getent exits 2 when the key is not found
@@ -43,7 +91,6 @@ export class Accounts {
     return { name: f[0]!, gid: Number(f[2]), members: f[3]!.split(',').filter(Boolean) };
   }
 
-  /** Every group the user is in (primary and supplementary), by name. */
   async groupsOf(name: string): Promise<string[]> {
     return (await this.run(['id', '-Gn', '--', name], { timeoutMs: 30_000 })).stdout.trim().split(/\s+/).filter(Boolean);
   }
@@ -52,7 +99,10 @@ export class Accounts {
     await this.run(['groupadd', '--', name], { timeoutMs: 60_000 });
   }
 
-  /** A login account with a home and bash, in `group`. */
+  async removeGroup(name: string): Promise<void> {
+    await this.run(['groupdel', '--', name], { timeoutMs: 60_000 });
+  }
+
   async createUser(name: string, group: string): Promise<void> {
     await this.run(['useradd', '--create-home', '--shell', '/bin/bash', '--groups', group, '--', name], { timeoutMs: 60_000 });
   }
@@ -61,8 +111,32 @@ export class Accounts {
     await this.run(['usermod', '--append', '--groups', group, '--', name], { timeoutMs: 60_000 });
   }
 
+  async removeFromGroup(name: string, group: string): Promise<void> {
+    await this.run(['gpasswd', '--delete', name, group], { timeoutMs: 60_000 });
+  }
+
   async removeUser(name: string, purge: boolean): Promise<void> {
     await this.run(['userdel', ...(purge ? ['--remove'] : []), '--', name], { timeoutMs: 120_000 });
+  }
+
+  async readRecord(): Promise<AccountRecord> {
+    return readAccountRecord(this.recordPath);
+  }
+
+  async writeRecord(record: AccountRecord): Promise<void> {
+    writeAccountRecord(this.recordPath, record);
+  }
+
+  async prepareRecord(): Promise<void> {
+    ensureSafeDir(dirname(this.recordPath), 0o700, 'the account record');
+  }
+
+  async readAuthorizedKeys(account: Account): Promise<AuthorizedKeysFile> {
+    return readAuthorizedKeysAs(account);
+  }
+
+  async writeAuthorizedKeys(account: Account, want: AuthorizedKeysWant): Promise<void> {
+    writeAuthorizedKeysAs(account, want);
   }
 }
 
@@ -88,79 +162,87 @@ export function asUser<T>(account: Pick<Account, 'uid' | 'gid'>, fn: () => T): T
   }
 }
 
-export interface KeyInstall {
-  path: string;
-  added: SshPublicKey[];
-  present: SshPublicKey[];
-  /** modes that were wrong and were set (0700 on ~/.ssh, 0600 on the file) */
-  modesFixed: string[];
-  /** ~/.ssh was created */
-  createdDir: boolean;
-}
-
 const errCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
 
-/** Add the keys not already in ~/.ssh/authorized_keys (compared by type + base64). */
-export function installAuthorizedKeys(account: Account, keys: SshPublicKey[], opts: { dryRun?: boolean } = {}): KeyInstall {
+export const authorizedKeysPath = (account: Pick<Account, 'home'>): string => join(account.home, '.ssh', 'authorized_keys');
+
+const failAs = (account: Account, what: string, err: unknown): never => {
+  throw new RaptorError('unexpected', `${what} as ${account.name}: ${errCode(err) ?? (err as Error).message}`, { cause: err });
+};
+
+const readAuthorizedKeysAs = (account: Account): AuthorizedKeysFile => asUser(account, () => readAuthorizedKeysHere(account));
+
+/** Call only inside asUser (it does not switch ids itself: a nested switch would fail). */
+function readAuthorizedKeysHere(account: Account): AuthorizedKeysFile {
   const dir = join(account.home, '.ssh');
-  const path = join(dir, 'authorized_keys');
-  return asUser(account, () => {
-    const fail = (what: string, err: unknown): never => {
-      throw new RaptorError('unexpected', `${what} as ${account.name}: ${errCode(err) ?? (err as Error).message}`, { cause: err });
-    };
-    const modesFixed: string[] = [];
-    let createdDir = false;
+  const path = authorizedKeysPath(account);
+  {
     let dirStat;
     try {
       dirStat = lstatSync(dir);
     } catch (err) {
-      if (errCode(err) !== 'ENOENT') fail(`cannot look at ${dir}`, err);
+      if (errCode(err) !== 'ENOENT') failAs(account, `cannot look at ${dir}`, err);
+      return { path };
     }
-    if (dirStat && !dirStat.isDirectory()) throw conflict(`${dir} is not a directory; fix it by hand, then rerun`);
-    let existing = '';
-    let fileMode: number | undefined;
-    if (dirStat) {
+    if (!dirStat.isDirectory()) throw conflict(`${dir} is not a directory; fix it by hand, then rerun`);
+    const out: AuthorizedKeysFile = { path, dirMode: dirStat.mode & 0o777 };
+    try {
+      // the user controls this path: a FIFO, a device or a huge file must not hang or exhaust raptor
+      out.text = readBoundedText(path, 'authorized_keys', MAX_AUTHORIZED_KEYS_BYTES, { missing: 'not-found', denied: 'unexpected' });
+      out.fileMode = lstatSync(path).mode & 0o777;
+    } catch (err) {
+      if (isRaptorError(err, 'bad-input')) throw conflict(`${err.message}; fix it by hand, then rerun`);
+      if (!isRaptorError(err, 'not-found')) failAs(account, `cannot read ${path}`, err);
+    }
+    return out;
+  }
+}
+
+function writeAuthorizedKeysAs(account: Account, want: AuthorizedKeysWant): void {
+  const dir = join(account.home, '.ssh');
+  const path = authorizedKeysPath(account);
+  asUser(account, () => {
+    const now = (() => {
       try {
-        // the user controls this path: a FIFO, a device or a huge file must not hang or exhaust raptor
-        existing = readBoundedText(path, 'authorized_keys', MAX_AUTHORIZED_KEYS_BYTES, { missing: 'not-found', denied: 'unexpected' });
-        fileMode = lstatSync(path).mode & 0o777;
-      } catch (err) {
-        if (isRaptorError(err, 'bad-input')) throw conflict(`${err.message}; fix it by hand, then rerun`);
-        if (!isRaptorError(err, 'not-found')) fail(`cannot read ${path}`, err);
+        return readAuthorizedKeysHere(account);
+      } catch {
+        return { path } as AuthorizedKeysFile;
       }
-    }
-    const merge = mergeAuthorizedKeys(existing, keys);
-    if (opts.dryRun) {
-      return { path, added: merge.added, present: merge.present, modesFixed, createdDir: !dirStat };
-    }
-    if (!dirStat) {
-      if (keys.length === 0) return { path, added: [], present: [], modesFixed, createdDir };
+    })();
+    if (want.dirMode === undefined) {
+      // undo of a step that made ~/.ssh: remove the file, then the directory if nothing else is in it
+      rmSync(path, { force: true });
       try {
-        mkdirSync(dir, { mode: 0o700 });
+        rmdirSync(dir);
       } catch (err) {
-        fail(`cannot create ${dir}`, err);
+        if (errCode(err) !== 'ENOENT' && errCode(err) !== 'ENOTEMPTY') failAs(account, `cannot remove ${dir}`, err);
       }
-      createdDir = true;
-    } else if ((dirStat.mode & 0o777) !== 0o700) {
-      chmodSync(dir, 0o700);
-      modesFixed.push(`${dir} 0${(dirStat.mode & 0o777).toString(8)} -> 0700`);
+      return;
     }
-    if (merge.added.length > 0) {
+    try {
+      if (now.dirMode === undefined) mkdirSync(dir, { mode: want.dirMode });
+      chmodSync(dir, want.dirMode);
+    } catch (err) {
+      failAs(account, `cannot create ${dir}`, err);
+    }
+    if (want.text === undefined) {
+      rmSync(path, { force: true });
+      return;
+    }
+    const mode = want.fileMode ?? AUTHORIZED_KEYS_MODE;
+    if (want.text !== now.text) {
       // write beside it and rename: sshd never sees half a file
       const tmp = `${path}.raptor-${process.pid}`;
       try {
-        writeFileSync(tmp, merge.text, { mode: 0o600, flag: 'wx' });
-        chmodSync(tmp, 0o600);
+        writeFileSync(tmp, want.text, { mode, flag: 'wx' });
+        chmodSync(tmp, mode);
         renameSync(tmp, path);
       } catch (err) {
         rmSync(tmp, { force: true });
-        fail(`cannot write ${path}`, err);
+        failAs(account, `cannot write ${path}`, err);
       }
-      if (fileMode !== undefined && fileMode !== 0o600) modesFixed.push(`${path} 0${fileMode.toString(8)} -> 0600`);
-    } else if (fileMode !== undefined && fileMode !== 0o600) {
-      chmodSync(path, 0o600);
-      modesFixed.push(`${path} 0${fileMode.toString(8)} -> 0600`);
+    } else if (now.fileMode !== mode) {
+      chmodSync(path, mode);
     }
-    return { path, added: merge.added, present: merge.present, modesFixed, createdDir };
   });
 }

@@ -8,6 +8,7 @@ import { resolveConfig } from '../core/config.ts';
 import type { Runner } from '../host/runner.ts';
 import { ensureAccount, hostCheck, hostInit, removeUser, type AccessContext } from '../service/access.ts';
 import { createContext } from '../service/vm.ts';
+import { ShadowAccounts } from './accounts.ts';
 import { nixIndented, nixosHostConfig, nixosUserConfig } from './nixos.ts';
 import { renderPolkitRules } from './polkit-rules.ts';
 import { parsePublicKey } from './ssh-keys.ts';
@@ -42,7 +43,8 @@ function fakeRoot(nixos: boolean): string {
 
 function ctxWith(rootDir: string, run: Runner): AccessContext {
   const config = resolveConfig({});
-  return { ...createContext(config, 'test', { user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' }, run), rootDir };
+  const base = createContext(config, 'test', { user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' }, run);
+  return { ...base, accounts: new ShadowAccounts(run, join(rootDir, config.access.accounts_file)), rootDir };
 }
 
 const CHANGING = new Set(['useradd', 'usermod', 'userdel', 'groupadd', 'systemctl']);

@@ -30,6 +30,10 @@ export const SUPPORTED_KEY_TYPES = [
 
 export const MIN_RSA_BITS = 2048;
 
+/** The modes sshd's StrictModes wants for ~/.ssh and authorized_keys, and raptor sets. */
+export const SSH_DIR_MODE = 0o700;
+export const AUTHORIZED_KEYS_MODE = 0o600;
+
 export const PRIVATE_KEY_WARNING =
   'this is a PRIVATE key: it must never be pasted or copied anywhere (not here, not in chat, not in a ticket). ' +
   'Pass the PUBLIC key (the .pub file, one line starting with ssh-ed25519, ssh-rsa, ecdsa-sha2-… or sk-…). ' +

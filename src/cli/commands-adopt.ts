@@ -6,7 +6,7 @@ import { stepCommands, stepTitle, type Step } from '../plan/steps.ts';
 import { adoptVm, planVmAdopt } from '../service/adopt.ts';
 import { QuietExit } from './common.ts';
 import { ctxFor, g } from './common.ts';
-import { printJson } from './output.ts';
+import { printJson, progressPrinter } from './output.ts';
 
 const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -41,7 +41,7 @@ export function registerAdoptCommands(program: Command): void {
         : await adoptVm(ctx, id, {
             fix,
             onWait: () => log('waiting for another raptor process to finish (host lock)...'),
-            ...(json ? {} : { onStep: (s: Step, st: string) => st !== 'start' && log(`done: ${stepTitle(s)}`) }),
+            ...(json ? {} : { onEvent: progressPrinter(process.stderr) }),
           });
       const violations = violationJson(plan.violations);
       if (plan.refusal) {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { hostCheck, hostInit, type CheckLine } from '../service/access.ts';
 import { configPath, ctxFor, g, QuietExit } from './common.ts';
 import { printJson } from './output.ts';
+import { planJson, printSteps } from './plan-output.ts';
 
 const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -26,14 +27,20 @@ export function registerHostCommands(program: Command): void {
     .option('--dry-run', 'say what would change, change nothing')
     .option('--restart', 'restart libvirt\'s daemon if its config changed')
     .action(async (o: { dryRun?: boolean; restart?: boolean }, cmd: Command) => {
-      const r = await hostInit(ctxFor(cmd), { dryRun: Boolean(o.dryRun), restart: Boolean(o.restart) });
+      const ctx = ctxFor(cmd);
+      const r = await hostInit(ctx, { dryRun: Boolean(o.dryRun), restart: Boolean(o.restart) });
       if (g(cmd).json || r.nixos) {
-        if (g(cmd).json) printJson(r);
+        if (g(cmd).json) printJson({ ...r, plan: planJson({ steps: r.plan }, ctx.config.libvirt_uri) });
         else out(r.nixos!);
         return;
       }
       const width = Math.max(...r.items.map((i) => i.item.length));
       for (const i of r.items) out(`${i.status.padEnd(12)}  ${i.item.padEnd(width)}  ${i.detail}`);
+      if (r.dryRun && r.plan.length) {
+        out('\nPlan (dry run, nothing changed):');
+        printSteps(r.plan, ctx.config.libvirt_uri, out);
+        out('');
+      }
       if (!r.changed) out('nothing changed: the host was already set up');
       else if (r.dryRun) out('dry run: nothing changed');
       if (r.restartNeeded) {

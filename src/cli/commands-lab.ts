@@ -10,11 +10,10 @@ import { listExpired, planVmResize, reapExpired, resizeVm, setExpiry } from '../
 import { planVmDestroy } from '../service/vm.ts';
 import type { ResizeRequest } from '../plan/resize.ts';
 import { ctxFor, g } from './common.ts';
-import { printJson, wipeProgressReporter } from './output.ts';
+import { printJson, progressPrinter } from './output.ts';
 
 const log = (msg: string) => process.stderr.write(msg + '\n');
 const out = (msg: string) => process.stdout.write(msg + '\n');
-const logStep = (s: Step, st: string) => st !== 'start' && log(`${st === 'skipped' ? 'already done' : 'done'}: ${stepTitle(s)}`);
 
 export function parseCpuCount(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 4096) throw badInput(`invalid CPU count "${v}": must be a whole number from 1 to 4096`);
@@ -80,7 +79,7 @@ export function registerLabCommands(program: Command): void {
       }
       const { plan, reports } = await resizeVm(ctx, req, {
         onWait: () => log('waiting for another raptor process to finish (host lock)...'),
-        ...(json ? {} : { onStep: logStep }),
+        ...(json ? {} : { onEvent: progressPrinter(process.stderr) }),
       });
       if (json) {
         printJson({ resized: plan.domain, after: plan.after, notes: plan.notes, steps: reports.map((r) => ({ kind: r.step.kind, status: r.status, ms: Math.round(r.ms) })) });
@@ -135,9 +134,8 @@ export function registerLabCommands(program: Command): void {
           offload: o.offload !== false,
           verify: o.verify === 'full' ? 'full' : 'sample',
           stepBytes: parseSize(ctx.config.storage.wipe_step, 'storage.wipe_step'),
-          ...(json ? {} : { onProgress: wipeProgressReporter(process.stderr) }),
         },
-        ...(json ? {} : { onVm: (v: string) => log(`reaping ${v}`), onStep: logStep }),
+        ...(json ? {} : { onVm: (v: string) => log(`reaping ${v}`), onEvent: progressPrinter(process.stderr) }),
       });
       const failed = results.filter((r) => r.result === 'failed');
       if (json) printJson({ now: now.toISOString(), reaped: results });

@@ -7,12 +7,22 @@ import { ctxFor, g, QuietExit } from './common.ts';
 import { usageOf } from '../service/lab.ts';
 import { formatSize } from '../core/size.ts';
 import { printJson, table } from './output.ts';
+import { planJson, printSteps } from './plan-output.ts';
+import type { Step } from '../plan/steps.ts';
 import { parseRequest, UserAddRequest, UserRemoveRequest } from '../service/schemas.ts';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
 const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 };
+
+/** A dry run's plan, numbered, with why and the equivalent commands. */
+function printPlan(steps: Step[], uri: string): void {
+  if (steps.length === 0) return;
+  out('Plan (dry run, nothing changed):');
+  printSteps(steps, uri, out);
+}
 
 export function registerUserCommands(program: Command): void {
   const user = program.command('user').description('host accounts of VM users');
@@ -27,7 +37,9 @@ export function registerUserCommands(program: Command): void {
       const req = parseRequest(UserAddRequest, { user: name, sshKeys: o.sshKey, addExisting: Boolean(o.addExisting), dryRun: Boolean(o.dryRun) });
       validateUser(req.user);
       const keys = readSshKeyArgs(req.sshKeys);
-      const r = await addUser(ctxFor(cmd), req.user, keys, { dryRun: req.dryRun, addExisting: req.addExisting });
+      const ctx = ctxFor(cmd);
+      const uri = ctx.config.libvirt_uri;
+      const r = await addUser(ctx, req.user, keys, { dryRun: req.dryRun, addExisting: req.addExisting });
       if (g(cmd).json) {
         printJson({
           user: r.user,
@@ -40,6 +52,7 @@ export function registerUserCommands(program: Command): void {
           keysPresent: r.keysPresent.map((k) => ({ type: k.type, fingerprint: k.fingerprint, comment: k.comment })),
           modesFixed: r.modesFixed,
           authorizedKeys: r.authorizedKeys,
+          plan: planJson({ steps: r.plan }, uri),
           ...(r.nixos ? { nixos: r.nixos } : {}),
           ...(r.refused ? { error: { code: 'not-allowed', exitCode: EXIT_CODES['not-allowed'], message: r.refused } } : {}),
         });
@@ -52,6 +65,7 @@ export function registerUserCommands(program: Command): void {
         return;
       }
       for (const l of describeAccount(r)) out(l);
+      if (r.dryRun) printPlan(r.plan, uri);
       out(r.changed ? `${r.user}: ${r.dryRun ? 'dry run, nothing changed' : 'done'}` : `${r.user}: nothing to change`);
     });
 
@@ -63,13 +77,24 @@ export function registerUserCommands(program: Command): void {
     .option('--dry-run', 'check, change nothing')
     .action(async (name: string, o: { purge?: boolean; dryRun?: boolean }, cmd: Command) => {
       const req = parseRequest(UserRemoveRequest, { user: name, purge: Boolean(o.purge), dryRun: Boolean(o.dryRun) });
-      const r = await removeUser(ctxFor(cmd), req.user, { purge: req.purge, dryRun: req.dryRun });
-      if (g(cmd).json) printJson(r.refused ? { ...r, error: { code: 'not-allowed', exitCode: EXIT_CODES['not-allowed'], message: r.refused } } : r);
-      else if (r.nixos) out(r.nixos);
-      if (r.refused && g(cmd).json) throw new QuietExit(EXIT_CODES['not-allowed']);
-      if (r.refused) throw notAllowed(r.refused);
-      else if (r.dryRun) out(`${name}: would be removed${o.purge ? ' with its home' : ' (home kept)'}; dry run, nothing changed`);
-      else out(`removed ${name}${r.homeRemoved ? ' and its home' : ' (home kept)'}`);
+      const ctx = ctxFor(cmd);
+      const r0 = await removeUser(ctx, req.user, { purge: req.purge, dryRun: req.dryRun });
+      const r = { ...r0, plan: planJson({ steps: r0.plan }, ctx.config.libvirt_uri) };
+      if (g(cmd).json) {
+        printJson(r.refused ? { ...r, error: { code: 'not-allowed', exitCode: EXIT_CODES['not-allowed'], message: r.refused } } : r);
+        if (r.refused) throw new QuietExit(EXIT_CODES['not-allowed']);
+        return;
+      }
+      if (r.nixos) {
+        // NixOS: the account is the configuration's; raptor removed nothing
+        out(r.nixos);
+        if (r.refused) throw notAllowed(r.refused);
+        return;
+      }
+      if (r.dryRun) {
+        printPlan(r0.plan, ctx.config.libvirt_uri);
+        out(`${name}: would be removed${o.purge ? ' with its home' : ' (home kept)'}; dry run, nothing changed`);
+      } else out(`removed ${name}${r.homeRemoved ? ' and its home' : ' (home kept)'}`);
     });
 
   user

@@ -6,8 +6,8 @@ import { domainName, parseVmId, validateUser } from '../core/naming.ts';
 import { escapeControls, quoteInput } from '../core/quote.ts';
 import { formatSize, parseSize } from '../core/size.ts';
 import { formatCpuList } from '../core/cpus.ts';
-import { stepCommands, stepTitle, type Step } from '../plan/steps.ts';
-import type { CreatePlan, DestroyPlan } from '../plan/planner.ts';
+import { planJson, printSteps } from './plan-output.ts';
+import { accountJson, allocationOf } from '../service/plan-json.ts';
 import {
   attachConsole,
   createVm,
@@ -26,13 +26,13 @@ import {
   type VmInfo,
 } from '../service/vm.ts';
 import { cloudInitFor, readUserDataFile, resolveImage, resolveSizes } from '../service/images.ts';
-import { printJson, table, wipeProgressReporter } from './output.ts';
+import { printJson, progressPrinter, table } from './output.ts';
 import { parseRequest, PowerRequest, type PowerResult } from '../service/schemas.ts';
 import { ctxFor, g } from './common.ts';
 import { expiresCell } from './commands-lab.ts';
 import { expiryWarning, isExpired, parseExpiry } from '../core/expiry.ts';
 import { pendingOf } from '../service/lab.ts';
-import { addUser, describeAccount, ensureAccount, readSshKeyArgs, type AccountResult } from '../service/access.ts';
+import { describeAccount, readSshKeyArgs } from '../service/access.ts';
 
 
 /** Longest `--wait-for` wait: a day. */
@@ -46,24 +46,6 @@ function parseCount(v: string): number {
 }
 
 const log = (msg: string) => process.stderr.write(msg + '\n');
-const logStep = (s: Step, st: string) => st !== 'start' && log(`${st === 'skipped' ? 'already done' : 'done'}: ${stepTitle(s)}`);
-
-function printSteps(steps: Step[], uri: string, out: (s: string) => void): void {
-  steps.forEach((s, i) => {
-    out(`${i + 1}. ${stepTitle(s)}`);
-    for (const c of stepCommands(s, uri)) out(`     $ ${c}`);
-  });
-}
-
-function planJson(plan: CreatePlan | DestroyPlan, uri: string) {
-  return plan.steps.map((s) => ({
-    kind: s.kind,
-    title: stepTitle(s),
-    commands: stepCommands(s, uri),
-    ...(s.kind === 'domain-define' ? { xml: s.xml } : {}),
-    ...(s.kind === 'seed-write' ? { path: s.path, metaData: s.metaData, userData: s.userData } : {}),
-  }));
-}
 
 function vmRow(v: VmInfo): string[] {
   return [
@@ -148,9 +130,8 @@ export function registerVmCommands(program: Command): void {
       };
       if (req.noNetwork && req.bridge !== undefined) throw badInput('--bridge and --no-network cannot be used together');
       const sshKeys = readSshKeyArgs(o.sshKey as string[]);
-      const addExisting = Boolean(o.addExisting);
-      // the account's refusals (system account, existing outside the group) come before the first change
-      const accountPlan = sshKeys.length ? await ensureAccount(ctx, vmId.user, sshKeys, { dryRun: true, addExisting }) : undefined;
+      // the owner's host account: steps of the create plan itself (its refusals come before any change)
+      if (sshKeys.length) req.account = { keys: sshKeys, addExisting: Boolean(o.addExisting) };
       if (o.cloudInit === false && o.userData !== undefined) throw badInput('--user-data and --no-cloud-init cannot be used together');
       const userData = o.userData !== undefined ? readUserDataFile(String(o.userData)) : undefined;
       if (o.cloudInit !== false) req.cloudInit = cloudInitFor(vmId, sshKeys, userData);
@@ -161,6 +142,7 @@ export function registerVmCommands(program: Command): void {
       const uri = ctx.config.libvirt_uri;
       if (o.dryRun) {
         const plan = await planVmCreate(ctx, req);
+        const accountPlan = plan.account?.result;
         if (json) {
           printJson({ dryRun: true, vm: plan.names.domain, allocation: allocationOf(plan), steps: planJson(plan, uri), xml: plan.xml, ...(accountPlan ? { account: accountJson(accountPlan) } : {}) });
         } else {
@@ -176,12 +158,10 @@ export function registerVmCommands(program: Command): void {
       const t0 = Date.now();
       const { plan, reports } = await createVm(ctx, req, {
         onWait: () => log('waiting for another raptor process to finish (host lock)...'),
-        ...(json ? {} : { onStep: logStep }),
-        ...(!json && process.stderr.isTTY ? { onImageProgress: (c: string) => process.stderr.write(c.replace(/\n/g, '\r')) } : {}),
+        ...(json ? {} : { onEvent: progressPrinter(process.stderr) }),
       });
       const createdMs = Date.now() - t0;
-      // the account comes after the VM (its refusals were checked above), so a refused create leaves accounts untouched too
-      const account = sshKeys.length ? await addUser(ctx, vmId.user, sshKeys, { addExisting }) : undefined;
+      const account = plan.account?.result;
       if (account && !json) for (const line of account.nixos ? [account.nixos] : describeAccount(account)) log(line);
       if (!json) {
         process.stdout.write(`created ${plan.names.domain} in ${(createdMs / 1000).toFixed(1)} s: CPUs ${formatCpuList(plan.spec.vcpuPins)}, ${plan.spec.network ? `${plan.spec.network.bridge} (${plan.spec.network.mac})` : 'no network'}, disk ${plan.names.lvPath}\n`);
@@ -231,12 +211,11 @@ export function registerVmCommands(program: Command): void {
       const stepBytes = parseSize(ctx.config.storage.wipe_step, 'storage.wipe_step');
       const { plan, reports } = await destroyVm(ctx, vmId, {
         onWait: () => log('waiting for another raptor process to finish (host lock)...'),
-        ...(json ? {} : { onStep: logStep }),
+        ...(json ? {} : { onEvent: progressPrinter(process.stderr) }),
         wipe: {
           offload: o.offload !== false,
           verify: o.verify === 'full' ? 'full' : 'sample',
           stepBytes,
-          ...(json ? {} : { onProgress: wipeProgressReporter(process.stderr) }),
         },
       });
       if (json) printJson({ destroyed: plan.names.domain, steps: reports.map((r) => ({ kind: r.step.kind, status: r.status, ms: Math.round(r.ms) })) });
@@ -332,16 +311,3 @@ export function registerVmCommands(program: Command): void {
     });
 }
 
-const accountJson = (a: AccountResult) => ({ user: a.user, create: a.accountCreated, addToGroup: a.addedToGroup, keysToAdd: a.keysAdded.map((k) => k.fingerprint), ...(a.nixos ? { nixos: a.nixos } : {}) });
-
-function allocationOf(plan: CreatePlan) {
-  return {
-    cpuset: plan.spec.vcpuPins,
-    emulatorCpuset: plan.spec.emulatorSet,
-    bridge: plan.spec.network?.bridge ?? null,
-    mac: plan.spec.network?.mac ?? null,
-    volume: `${plan.names.lvPath}`,
-    nvram: plan.names.nvram,
-    seed: plan.spec.seed,
-  };
-}

@@ -2,22 +2,11 @@
 import type { Command } from 'commander';
 import { badInput } from '../core/errors.ts';
 import { parseListen } from '../core/web-config.ts';
-import { postToServer } from '../web/client.ts';
-import { removeProof, writeProof } from '../web/spool.ts';
+import { requestWebCredential, type SignInWant } from '../service/web-auth.ts';
 import { g, loadConfig } from './common.ts';
 import { printJson } from './output.ts';
 
-type Want = 'login' | 'token' | 'logout-all';
-
-async function prove(cmd: Command, want: Want): Promise<Record<string, unknown>> {
-  const config = loadConfig(g(cmd).config);
-  const proof = writeProof(config.web.spool_dir);
-  try {
-    return (await postToServer(config, '/api/v1/auth/proof', { file: proof.name, nonce: proof.nonce, want })) as Record<string, unknown>;
-  } finally {
-    removeProof(proof); // the server deleted it when it read it; a refusal leaves it to us
-  }
-}
+const prove = (cmd: Command, want: SignInWant): Promise<Record<string, unknown>> => requestWebCredential(loadConfig(g(cmd).config), want);
 
 export function registerWebCommands(program: Command): void {
   program

@@ -1,33 +1,15 @@
 // What every command module shares: global options, config loading, the service context.
 import { CommanderError, type Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { defaultConfig, parseConfigText, type Config } from '../core/config.ts';
-import { MAX_CONFIG_FILE_BYTES, readBoundedText } from '../host/files.ts';
-import { escapeControls } from '../core/quote.ts';
 import { createContext, type Context } from '../service/vm.ts';
+import { loadConfig, processActor as actorOfProcess } from '../service/process.ts';
 import type { Actor } from '../core/actor.ts';
-import { actorFromProcess } from '../host/identity.ts';
-import { runCommand } from '../host/runner.ts';
+
+export { configPath, DEFAULT_CONFIG_PATH, loadConfig } from '../service/process.ts';
 
 export interface GlobalOpts {
   config?: string;
   json?: boolean;
   yes?: boolean;
-}
-
-export const DEFAULT_CONFIG_PATH = '/etc/raptor/raptor.toml';
-
-/** The one config lookup: --config, else $RAPTOR_CONFIG, else /etc/raptor/raptor.toml if it exists, else none (built-in defaults). */
-export function configPath(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env, exists: (path: string) => boolean = existsSync): string | undefined {
-  return explicit ?? env.RAPTOR_CONFIG ?? (exists(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
-}
-
-export function loadConfig(explicit?: string): Config {
-  const path = configPath(explicit);
-  if (path === undefined) return defaultConfig();
-  const text = readBoundedText(path, 'config', MAX_CONFIG_FILE_BYTES);
-  // the path starts every config message: no control character of it reaches the terminal
-  return parseConfigText(text, escapeControls(path, { keepNewlines: false }));
 }
 
 export const g = (cmd: Command): GlobalOpts => cmd.optsWithGlobals() as GlobalOpts;
@@ -36,7 +18,7 @@ let processActor: Actor | undefined;
 
 /** The CLI acts for the process's user: found once, before the first action runs. */
 export async function resolveProcessActor(): Promise<Actor> {
-  processActor ??= await actorFromProcess(runCommand);
+  processActor ??= await actorOfProcess();
   return processActor;
 }
 

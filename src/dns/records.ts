@@ -2,7 +2,7 @@
 // server there without clobbering data raptor did not write. Pure: values in, values out.
 import type { Config } from '../core/config.ts';
 import { badInput, conflict, RaptorError } from '../core/errors.ts';
-import { canonicalAddress, isInZone, normalizeName, reverseName, type Rdata, type UpdateRequest } from './wire.ts';
+import { canonicalAddress, isInZone, normalizeName, reverseName, typeName, type Rdata, type UpdateRequest } from './wire.ts';
 
 export type RecordType = 'A' | 'AAAA' | 'PTR';
 /** CNAME is observed (it blocks A/AAAA at a name) but never written. */
@@ -128,6 +128,30 @@ export function recordLines(set: VmRecordSet): string[] {
 }
 
 // ---------------------------------------------------------------- what to observe
+
+/** What the server answered before a VM's records change: the zones it does not serve, and the RRsets. */
+export interface DnsAnswers {
+  /** the server, as the error messages name it (host:port) */
+  endpoint: string;
+  /** of the zones asked about, those with no SOA at the server (their RRsets were not queried) */
+  unserved: string[];
+  observed: Observation;
+}
+
+/** The zones of a VM's records, forward first, each once. */
+export function zonesOfRecords(set: VmRecordSet): string[] {
+  return [...new Set(set.rrsets.map((r) => r.zone))];
+}
+
+/** A zone the server does not serve: a configuration conflict (exit 3), before any change. */
+export const zoneNotServed = (zone: string, endpoint: string): RaptorError =>
+  conflict(`DNS zone ${zone} is not served by ${endpoint} (no SOA for it there); nothing changed`);
+
+/** Refuse when any zone of `set` is not served (the first, in the set's zone order). */
+export function refuseUnservedZones(set: VmRecordSet, answers: DnsAnswers): void {
+  const zone = zonesOfRecords(set).find((z) => answers.unserved.includes(z));
+  if (zone !== undefined) throw zoneNotServed(zone, answers.endpoint);
+}
 
 /** The RRsets to query before adding or removing a VM's records: one query per RRset (≤ 4). */
 export function queriesForVm(set: VmRecordSet): RRsetRef[] {
@@ -390,4 +414,26 @@ export function describeSyncChange(c: SyncChange): string {
     case 'stale':
       return `stale    ${c.name} ${c.type} ${c.value}`;
   }
+}
+
+// ---------------------------------------------------------------- the same change by hand
+
+const rrText = (r: Rdata): string => (r.type === 'A' || r.type === 'AAAA' ? r.address : r.type === 'PTR' || r.type === 'CNAME' || r.type === 'NS' ? `${r.target}.` : r.type);
+
+/** The nsupdate input that sends exactly these UPDATEs (`ttl` shown on deletes too, where nsupdate ignores it). */
+export function nsupdateLines(updates: ZoneUpdate[], ttl: number): string[] {
+  const out: string[] = [];
+  for (const u of updates) {
+    out.push(`zone ${u.zone}.`);
+    for (const p of u.request.prerequisites) {
+      if (p.kind === 'rrset-absent') out.push(`prereq nxrrset ${p.name}. IN ${typeName(p.type)}`);
+      else if (p.kind === 'rrset-exists') out.push(`prereq yxrrset ${p.name}. IN ${typeName(p.type)}`);
+      else if (p.kind === 'rrset-equals') for (const r of p.rdata) out.push(`prereq yxrrset ${p.name}. IN ${typeName(p.type)} ${rrText(r)}`);
+      else out.push(`prereq ${p.kind === 'name-in-use' ? 'yxdomain' : 'nxdomain'} ${p.name}.`);
+    }
+    for (const d of u.request.deletes) out.push(d.rdata ? `update delete ${d.name}. ${ttl} IN ${typeName(d.type)} ${rrText(d.rdata)}` : `update delete ${d.name}. IN ${typeName(d.type)}`);
+    for (const a of u.request.adds) out.push(`update add ${a.name}. ${a.ttl} IN ${a.rdata.type} ${rrText(a.rdata)}`);
+    out.push('send');
+  }
+  return out;
 }

@@ -8,6 +8,8 @@ import { parseKeyFile, selectKey, type TsigAlgorithm, type TsigKey } from './tsi
 import { RCODE, normalizeName, rdataText, TYPE } from './wire.ts';
 import {
   Observation,
+  zoneNotServed,
+  type DnsAnswers,
   diffForSync,
   planAdd,
   planRemove,
@@ -61,6 +63,14 @@ export async function observe(dns: DnsTransport, refs: RRsetRef[], into = new Ob
  * so a wrong zone name fails with a clear message and nothing half-done.
  */
 export async function checkZones(dns: DnsTransport, zones: string[]): Promise<void> {
+  const unserved = await unservedZones(dns, zones, { stopAtFirst: true });
+  // a configuration conflict (exit 3), not a permission: nothing would let this caller do it
+  if (unserved.length) throw zoneNotServed(unserved[0]!, dns.endpoint);
+}
+
+/** The zones of `zones` the server has no SOA for, asked in order (one SOA query each). */
+export async function unservedZones(dns: DnsTransport, zones: string[], opts: { stopAtFirst?: boolean } = {}): Promise<string[]> {
+  const out: string[] = [];
   for (const zone of [...new Set(zones.map(normalizeName))]) {
     let served: boolean;
     try {
@@ -70,9 +80,20 @@ export async function checkZones(dns: DnsTransport, zones: string[]): Promise<vo
       if (!(err instanceof DnsError) || (err.rcode !== RCODE.REFUSED && err.rcode !== RCODE.NOTAUTH)) throw err;
       served = false;
     }
-    // a configuration conflict (exit 3), not a permission: nothing would let this caller do it
-    if (!served) throw new RaptorError('conflict', `DNS zone ${zone} is not served by ${dns.endpoint} (no SOA for it there); nothing changed`);
+    if (!served) out.push(zone);
+    if (!served && opts.stopAtFirst) break;
   }
+  return out;
+}
+
+/**
+ * What a plan asked of the server: its zones (SOA), then, when all are served, the RRsets. A zone
+ * not served is an answer for the planner to refuse on, not an error here.
+ */
+export async function observeVmDns(dns: DnsTransport, questions: { zones: string[]; refs: RRsetRef[] }): Promise<DnsAnswers> {
+  const unserved = await unservedZones(dns, questions.zones, { stopAtFirst: true });
+  const observed = unserved.length ? new Observation() : await observe(dns, questions.refs);
+  return { endpoint: dns.endpoint, unserved, observed };
 }
 
 const zonesOf = (sets: VmRecordSet[]) => sets.flatMap((s) => s.rrsets.map((r) => r.zone));
@@ -120,14 +141,22 @@ export async function addVmRecords(dns: DnsTransport, config: DnsConfig, vm: VmA
   await checkZones(dns, zonesOf([records]));
   const observed = await observe(dns, queriesForVm(records));
   const plan = planAdd(records, observed, opts);
+  await sendAll(dns, plan.updates, plan.undo);
+  return { records, applied: plan.updates, undo: plan.undo };
+}
+
+/**
+ * Send planned UPDATEs with read-back, zone by zone; if a later zone fails, the zones already
+ * changed get their undo UPDATE (same zone in `undo`) before the error is thrown.
+ */
+export async function sendAll(dns: DnsTransport, updates: ZoneUpdate[], undo: ZoneUpdate[]): Promise<void> {
   const sent = new Set<string>();
   try {
-    await applyUpdates(dns, plan.updates, (u) => sent.add(u.zone));
+    await applyUpdates(dns, updates, (u) => sent.add(u.zone));
   } catch (err) {
-    await undoZones(dns, plan.undo.filter((u) => sent.has(u.zone)), err);
+    await undoZones(dns, undo.filter((u) => sent.has(u.zone)), err);
     throw err;
   }
-  return { records, applied: plan.updates, undo: plan.undo };
 }
 
 /** Send undo UPDATEs; an undo failure is added to the original error, which stays the one thrown. */

@@ -20,7 +20,7 @@ export function runAs(run: Runner, ids: Pick<Actor, 'uid' | 'gid' | 'groups'>): 
   return (argv, opts) => run([...prefix, ...argv], opts);
 }
 
-/** The same for long-lived children (a console): the stream's process has the actor's ids too. */
+/** The same for long-lived children opened as streams (a console): they run as the actor too. */
 export function openAs(open: StreamOpener, ids: Pick<Actor, 'uid' | 'gid' | 'groups'>): StreamOpener {
   const prefix = setprivArgv(ids);
   return (argv, opts) => open([...prefix, ...argv], opts);

@@ -54,10 +54,10 @@ test('adopt steps: the copy keeps the bytes; it never overwrites a file already 
   try {
     writeFileSync(join(dir, 'old.fd'), 'uefi variables');
     const { hv } = fakeVirsh(() => false);
-    await applyPlan(steps(dir), adoptExecutors({ hv }) as Executors, { checkDone: false });
+    await applyPlan(steps(dir), adoptExecutors({ hv }) as Executors);
     assert.equal(readFileSync(join(dir, 'alice-web_VARS.fd'), 'utf8'), 'uefi variables');
     writeFileSync(join(dir, 'old.fd'), 'changed');
-    await assert.rejects(applyPlan(steps(dir).slice(0, 1), adoptExecutors({ hv }) as Executors, { checkDone: false }), /EEXIST/);
+    await assert.rejects(applyPlan(steps(dir).slice(0, 1), adoptExecutors({ hv }) as Executors), /EEXIST/);
     assert.equal(readFileSync(join(dir, 'alice-web_VARS.fd'), 'utf8'), 'uefi variables');
   } finally {
     rmSync(dir, { recursive: true, force: true });

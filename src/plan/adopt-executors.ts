@@ -1,5 +1,5 @@
 // The host side of `vm adopt`'s steps: copy the NVRAM, redefine the domain, label the running one.
-import { chmodSync, chownSync, constants, copyFileSync, existsSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, constants, copyFileSync, rmSync, statSync } from 'node:fs';
 import type { Executors } from './apply.ts';
 import type { ExecutorDeps } from './executors.ts';
 
@@ -9,7 +9,6 @@ export function adoptExecutors(d: Pick<ExecutorDeps, 'hv'>): Pick<Executors, Ado
   const { hv } = d;
   return {
     'nvram-copy': {
-      isDone: async (s) => existsSync(s.to),
       apply: async (s) => {
         // never over another file: the planner refused when the target existed
         copyFileSync(s.from, s.to, constants.COPYFILE_EXCL);
@@ -20,12 +19,10 @@ export function adoptExecutors(d: Pick<ExecutorDeps, 'hv'>): Pick<Executors, Ado
       undo: async (s) => rmSync(s.to, { force: true }),
     },
     'domain-redefine': {
-      isDone: async () => false,
       apply: (s) => hv.define(s.xml),
       undo: (s) => hv.define(s.previousXml),
     },
     'domain-metadata-live': {
-      isDone: async () => false,
       apply: async (s) => {
         await hv.setMetadata(s.domain, s.namespace, s.key, s.xml, { live: true });
       },

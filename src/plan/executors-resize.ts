@@ -9,7 +9,6 @@ export function resizeExecutors(d: Pick<ExecutorDeps, 'hv' | 'volumes'>): Pick<E
   const { hv, volumes } = d;
   return {
     'domain-setmem': {
-      isDone: async () => false,
       apply: async (s) => {
         await hv.setMemoryLive(s.domain, s.memoryMiB);
       },
@@ -18,13 +17,11 @@ export function resizeExecutors(d: Pick<ExecutorDeps, 'hv' | 'volumes'>): Pick<E
       },
     },
     'lv-extend': {
-      isDone: async (s) => ((await volumes.lv(s.vg, s.lv))?.sizeBytes ?? 0) >= s.toBytes,
       apply: (s) => volumes.resize(s.vg, s.lv, s.toBytes),
       // only reached when telling the guest failed, so no guest has seen (or written) the new space
       undo: (s) => volumes.resize(s.vg, s.lv, s.fromBytes, { shrink: true }),
     },
     'domain-blockresize': {
-      isDone: async () => false,
       apply: async (s) => {
         await hv.blockResize(s.domain, s.target, s.sizeBytes);
       },

@@ -1,22 +1,25 @@
-// What each plan step does on the real host, how it knows it is already done, how it undoes.
-import { existsSync, rmSync } from 'node:fs';
+// What each plan step does on the real host and how it undoes. What is done is the planner's to
+// leave out (it plans from an observation under the host lock), so no step asks again.
+import { rmSync } from 'node:fs';
 import { RaptorError } from '../core/errors.ts';
 import { TAG_WIPED } from '../core/host-types.ts';
 import { isNoDomain, type Hypervisor } from '../libvirt/hypervisor.ts';
 import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import type { Volumes } from '../storage/volumes.ts';
-import type { WipeProgress } from '../storage/wipe.ts';
 import { writeImageFile } from '../storage/image.ts';
 import { hostBlockDevices, type BlockDevices } from '../storage/devices.ts';
 import { describeHolders } from '../storage/volume-use.ts';
 import type { Runner } from '../host/runner.ts';
 import type { Executors } from './apply.ts';
 import type { DnsTransport } from '../dns/client.ts';
-import { addVmRecords, removeVmRecords, undoVmRecords, type AddResult } from '../dns/service.ts';
+import { applyUpdates, sendAll } from '../dns/service.ts';
 import type { Config } from '../core/config.ts';
 import { resizeExecutors } from './executors-resize.ts';
 import { adoptExecutors } from './adopt-executors.ts';
 import { removeSeed, writeSeed } from '../storage/seed.ts';
+import { accountExecutors } from './account-executors.ts';
+import type { Accounts } from '../access/accounts.ts';
+import type { HostFiles } from '../host/host-files.ts';
 
 export interface ExecutorDeps {
   run: Runner;
@@ -24,12 +27,12 @@ export interface ExecutorDeps {
   volumes: Volumes;
   /** who holds a device, and the zeroing (default: the host's) */
   devices?: BlockDevices;
-  wipe: { stepBytes: number; offload: boolean; verify: 'sample' | 'full'; onProgress?: (p: WipeProgress) => void };
-  /** qemu-img's progress text, for a terminal */
-  onImageProgress?: (chunk: string) => void;
+  wipe: { stepBytes: number; offload: boolean; verify: 'sample' | 'full' };
   /** opened on first use, so plans without DNS steps never read the key */
   dns: () => Promise<DnsTransport>;
   config: Config;
+  accounts: Accounts;
+  files: HostFiles;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -67,51 +70,37 @@ async function assertVolumeFree(hv: Hypervisor, volumes: Volumes, devices: Block
 export function hostExecutors(d: ExecutorDeps): Executors {
   const { hv, volumes } = d;
   const devices = d.devices ?? hostBlockDevices;
-  const added = new Map<string, AddResult>();
   return {
     ...resizeExecutors(d),
     ...adoptExecutors(d),
+    ...accountExecutors(d),
+    // the UPDATEs were planned from what the server answered under the lock; each carries
+    // prerequisites pinning those answers, so a change made meanwhile fails instead of being overwritten
     'dns-add': {
-      // adding is idempotent (a second add sends nothing), so it always runs and reads back
-      isDone: async () => false,
-      apply: async (s) => {
-        added.set(s.vm.vmId, await addVmRecords(await d.dns(), d.config, s.vm, { force: s.force }));
-      },
-      undo: async (s) => {
-        const a = added.get(s.vm.vmId);
-        if (a) await undoVmRecords(await d.dns(), a);
-      },
+      apply: async (s) => sendAll(await d.dns(), s.updates, s.undo),
+      undo: async (s) => applyUpdates(await d.dns(), s.undo),
     },
     'dns-remove': {
-      isDone: async () => false,
-      apply: async (s) => {
-        await removeVmRecords(await d.dns(), d.config, s.vm);
-      },
+      apply: async (s) => applyUpdates(await d.dns(), s.updates),
     },
     'lv-create': {
-      isDone: async (s) => (await volumes.lv(s.vg, s.lv)) !== undefined,
       apply: (s) => volumes.create(s.vg, s.lv, s.sizeBytes, s.tags),
       // a fresh LV holds nothing of the user's yet, so it is removed without a wipe
       undo: (s) => volumes.remove(s.vg, s.lv),
     },
     'image-write': {
       // rewriting is always safe here: the planner only adds this step while no domain uses the LV
-      isDone: async () => false,
-      // checked again and read through the checked descriptor, never through a backing file
-      apply: (s) => writeImageFile(d.run, { image: s.image, format: s.format, virtualSize: s.sizeBytes, target: s.target, ...(d.onImageProgress ? { onProgress: d.onImageProgress } : {}) }),
+      apply: (s, io) => writeImageFile(d.run, { image: s.image, format: s.format, virtualSize: s.sizeBytes, target: s.target, onProgress: (done, total) => io.bytes('image', done, total) }),
     },
     'seed-write': {
       // rewriting is safe: a running guest keeps the file it opened, renamed-over or not
-      isDone: async () => false,
       apply: (s) => writeSeed(d.run, s.path, s),
       undo: async (s) => removeSeed(s.path),
     },
     'seed-remove': {
-      isDone: async (s) => !existsSync(s.path),
       apply: async (s) => removeSeed(s.path),
     },
     'domain-define': {
-      isDone: async (s) => (await hv.state(s.domain)) !== undefined,
       apply: (s) => hv.define(s.xml),
       undo: async (s) => {
         if ((await hv.state(s.domain)) === undefined) return;
@@ -120,21 +109,15 @@ export function hostExecutors(d: ExecutorDeps): Executors {
       },
     },
     'domain-start': {
-      isDone: async (s) => (await hv.state(s.domain)) === 'running',
       apply: (s) => hv.start(s.domain),
       undo: async (s) => {
         if ((await hv.state(s.domain)) === 'running') await hv.destroy(s.domain);
       },
     },
     'lv-untag': {
-      isDone: async (s) => !((await volumes.lv(s.vg, s.lv))?.tags.includes(s.tag) ?? false),
       apply: (s) => volumes.delTag(s.vg, s.lv, s.tag),
     },
     'domain-stop': {
-      isDone: async (s) => {
-        const st = await hv.state(s.domain);
-        return st === undefined || st === 'shut off';
-      },
       apply: async (s) => {
         const st = await hv.state(s.domain);
         if (st === undefined || st === 'shut off') return;
@@ -154,7 +137,6 @@ export function hostExecutors(d: ExecutorDeps): Executors {
       },
     },
     'domain-undefine': {
-      isDone: async (s) => (await hv.persistent(s.domain)) !== true && !existsSync(s.nvram),
       apply: async (s) => {
         // a running domain becomes transient: nothing is left that its owner could start again
         if ((await hv.persistent(s.domain)) === true) await hv.undefine(s.domain, { all: true });
@@ -163,19 +145,14 @@ export function hostExecutors(d: ExecutorDeps): Executors {
       },
     },
     'lv-wipe': {
-      isDone: async (s) => {
-        const lv = await volumes.lv(s.vg, s.lv);
-        return lv === undefined || lv.tags.includes(TAG_WIPED);
-      },
-      apply: async (s) => {
+      apply: async (s, io) => {
         // the planner refused holders before any change; this is the last look before zeroing
         await assertVolumeFree(hv, volumes, devices, s);
-        await devices.zero(d.run, s.path, s.sizeBytes, d.wipe);
+        await devices.zero(d.run, s.path, s.sizeBytes, { ...d.wipe, onProgress: (p) => io.bytes(p.phase === 'zero' ? 'wipe' : 'verify', p.done, p.total) });
         await volumes.addTag(s.vg, s.lv, TAG_WIPED);
       },
     },
     'lv-remove': {
-      isDone: async (s) => (await volumes.lv(s.vg, s.lv)) === undefined,
       apply: async (s) => {
         const lv = await volumes.lv(s.vg, s.lv);
         // the house rule: zeroed before removed

@@ -6,6 +6,7 @@ import { parseDomainXml, renderDomainXml } from '../libvirt/domain-xml.ts';
 import { TAG_CREATING, TAG_WIPED } from '../core/host-types.ts';
 import { planCreate, planDestroy, type HostState } from './planner.ts';
 import type { VolumeUse } from '../storage/volume-use.ts';
+import { Observation } from '../dns/records.ts';
 
 const GiB = 2 ** 30;
 const config = parseConfigText('domain_type = "qemu"\n[cpus]\nreserved = "0"\n[[bridges]]\nname = "br-vm1"\n[[bridges]]\nname = "br-vm2"', 't');
@@ -134,7 +135,11 @@ test('destroy removes the seed after undefine and stop; a seed alone is still so
 test('destroy with DNS removes the records first, from the bridge the domain names', () => {
   const dnsConfig = parseConfigText('domain_type = "qemu"\n[[bridges]]\nname = "br-vm1"\nipv4 = "198.51.100.11"\n[dns]\nzone = "raptor.test"\nreverse_zones = ["100.51.198.in-addr.arpa"]', 't');
   const lv = { name: 'guest-alice-web', vg: 'lvm-data', sizeBytes: GiB, path: '/dev/lvm-data/guest-alice-web', tags: [], open: false };
-  const plan = planDestroy(dnsConfig, req.vm, withDomain({ ...emptyHost(), lvs: [lv] }, 'alice-web', [1], 'br-vm1'), 10);
+  const host = withDomain({ ...emptyHost(), lvs: [lv] }, 'alice-web', [1], 'br-vm1');
+  const asks = planDestroy(dnsConfig, req.vm, host, 10);
+  assert.deepEqual(asks.dnsQuestions?.refs.map((r) => `${r.name} ${r.type}`), ['alice-web.raptor.test A', 'alice-web.raptor.test AAAA', '11.100.51.198.in-addr.arpa PTR']);
+  const observed = new Observation().set('alice-web.raptor.test', 'A', ['198.51.100.11']).set('alice-web.raptor.test', 'AAAA', []).set('11.100.51.198.in-addr.arpa', 'PTR', ['alice-web.raptor.test']);
+  const plan = planDestroy(dnsConfig, req.vm, { ...host, dns: { endpoint: '127.0.0.1:53', unserved: [], observed } }, 10);
   assert.deepEqual(plan.steps.map((s) => s.kind), ['dns-remove', 'domain-undefine', 'domain-stop', 'lv-wipe', 'lv-remove']);
   const dns = plan.steps[0]!;
   assert.ok(dns.kind === 'dns-remove' && dns.vm.ipv4 === '198.51.100.11');

@@ -10,7 +10,8 @@ import { renderDomainXml, type DomainSpec, type ParsedDomain } from '../libvirt/
 import { TAG_CREATING, TAG_WIPED, type DomainState, type LogicalVolume, type VolumeGroup } from '../core/host-types.ts';
 import { fitsInVg } from '../storage/capacity.ts';
 import { describeHolders, type VolumeUse } from '../storage/volume-use.ts';
-import { recordLines, vmRecords, type VmAddressing } from '../dns/records.ts';
+import type { DnsAnswers } from '../dns/records.ts';
+import { planDnsAdd, planDnsRemove, type DnsQuestions } from './dns-steps.ts';
 import type { Step } from './steps.ts';
 import { checkQuota, noUsage, quotaFor, usageByUser } from '../core/quota.ts';
 import { usageSource } from './usage.ts';
@@ -30,6 +31,8 @@ export interface HostState {
   lvs: LogicalVolume[];
   /** paths of the cloud-init seed images present in the seed directory */
   seeds?: string[];
+  /** the DNS server's answers for the VM's names (asked for by a plan's dnsQuestions) */
+  dns?: DnsAnswers;
 }
 
 export interface CreateRequest {
@@ -64,6 +67,8 @@ export interface CreatePlan {
   steps: Step[];
   /** steps a crashed earlier run already finished */
   resumed: boolean;
+  /** the plan needs these DNS answers (HostState.dns) and has no DNS step yet: observe, plan again */
+  dnsQuestions?: DnsQuestions;
 }
 
 const MIB = 1024 ** 2;
@@ -168,11 +173,11 @@ export function planCreate(config: Config, req: CreateRequest, host: HostState, 
     steps.push({ kind: 'seed-write', path: spec.seed, ...req.cloudInit(spec.uuid, spec.console) });
   }
   if (!existingDomain) steps.push({ kind: 'domain-define', domain: names.domain, xml });
-  const dns = dnsStepData(config, names.domain, names.fqdn, spec.network?.bridge);
-  if (dns) steps.push({ kind: 'dns-add', force: Boolean(req.force), ...dns });
+  const dns = planDnsAdd(config, names.domain, names.fqdn, spec.network?.bridge, host.dns, Boolean(req.force));
+  if (dns.step) steps.push(dns.step);
   if (req.start && existingDomain?.state !== 'running') steps.push({ kind: 'domain-start', domain: names.domain });
   steps.push({ kind: 'lv-untag', vg: vg.name, lv: names.lv, tag: TAG_CREATING });
-  return { vm: req.vm, names, spec, xml, steps, resumed: Boolean(existingLv) };
+  return { vm: req.vm, names, spec, xml, steps, resumed: Boolean(existingLv), ...(dns.questions ? { dnsQuestions: dns.questions } : {}) };
 }
 
 const madeFrom = (m: { image?: string | undefined; flavor?: string | undefined }) => ({
@@ -180,24 +185,14 @@ const madeFrom = (m: { image?: string | undefined; flavor?: string | undefined }
   ...(m.flavor !== undefined ? { flavor: m.flavor } : {}),
 });
 
-/** The addresses DNS should publish for a VM on `bridge`: the bridge's fixed DHCP addresses. */
-export function vmAddressing(config: Config, domain: string, fqdn: string, bridge: string | undefined): VmAddressing | undefined {
-  const b = bridge === undefined ? undefined : config.bridges.find((x) => x.name === bridge);
-  if (!b || (b.ipv4 === undefined && b.ipv6 === undefined)) return undefined;
-  return { vmId: domain, fqdn, ipv4: b.ipv4, ipv6: b.ipv6 };
-}
-
-function dnsStepData(config: Config, domain: string, fqdn: string, bridge: string | undefined) {
-  if (!config.dns.enabled) return undefined;
-  const vm = vmAddressing(config, domain, fqdn, bridge);
-  if (!vm) return undefined;
-  return { vm, records: recordLines(vmRecords(config, vm)), server: `${config.dns.server} ${config.dns.port}`, keyFile: config.dns.tsig_key_file };
-}
+export { vmAddressing } from './dns-steps.ts';
 
 export interface DestroyPlan {
   vm: VmId;
   names: ReturnType<typeof artifactNames>;
   steps: Step[];
+  /** as CreatePlan's */
+  dnsQuestions?: DnsQuestions;
 }
 
 /** What destroy observes beyond HostState, about this VM only. */
@@ -228,8 +223,8 @@ export function planDestroy(config: Config, vm: VmId, host: HostState, shutdownT
     throw conflict(`refusing to destroy ${names.domain}: ${names.lvPath} does not exist, so it cannot be wiped (activate it first: lvchange -ay ${lv.vg}/${lv.name})`);
   }
   const steps: Step[] = [];
-  const dns = domain ? dnsStepData(config, names.domain, names.fqdn, domain.parsed.interfaces[0]?.bridge) : undefined;
-  if (dns) steps.push({ kind: 'dns-remove', ...dns });
+  const dns = domain ? planDnsRemove(config, names.domain, names.fqdn, domain.parsed.interfaces[0]?.bridge, host.dns) : {};
+  if (dns.step) steps.push(dns.step);
   if ((domain && facts.persistent !== false) || facts.nvramExists) steps.push({ kind: 'domain-undefine', domain: names.domain, nvram: names.nvram });
   // even a domain seen shut off: its owner may start it until the undefine
   if (domain) steps.push({ kind: 'domain-stop', domain: names.domain, timeoutS: shutdownTimeoutS });
@@ -239,7 +234,7 @@ export function planDestroy(config: Config, vm: VmId, host: HostState, shutdownT
     if (!lv.tags.includes(TAG_WIPED)) steps.push({ kind: 'lv-wipe', vg: lv.vg, lv: lv.name, path: names.lvPath, sizeBytes: lv.sizeBytes });
     steps.push({ kind: 'lv-remove', vg: lv.vg, lv: lv.name });
   }
-  return { vm, names, steps };
+  return { vm, names, steps, ...(dns.questions ? { dnsQuestions: dns.questions } : {}) };
 }
 
 /** Refuse (before any change) an LV that anything but this VM's own qemu holds or uses. */

@@ -2,7 +2,8 @@
 import { formatSize } from '../core/size.ts';
 import { strictSource } from '../core/image-header.ts';
 import { escapeControls } from '../core/quote.ts';
-import type { VmAddressing } from '../dns/records.ts';
+import { nsupdateLines, type VmAddressing, type ZoneUpdate } from '../dns/records.ts';
+import { accountStepCommands, accountStepTitle, isAccountStep, type AccountStep } from './account-steps.ts';
 
 export type Step =
   | { kind: 'lv-create'; vg: string; lv: string; sizeBytes: number; tags: string[] }
@@ -17,9 +18,9 @@ export type Step =
   | { kind: 'domain-undefine'; domain: string; nvram: string }
   | { kind: 'lv-wipe'; vg: string; lv: string; path: string; sizeBytes: number }
   | { kind: 'lv-remove'; vg: string; lv: string }
-  /** records: the zone lines, for display; the executor re-derives and re-observes them */
-  | { kind: 'dns-add'; vm: VmAddressing; force: boolean; records: string[]; server: string; keyFile: string }
-  | { kind: 'dns-remove'; vm: VmAddressing; records: string[]; server: string; keyFile: string }
+  /** updates: exactly what is sent (planned from the answers observed under the lock); undo puts back what they change */
+  | { kind: 'dns-add'; vm: VmAddressing; force: boolean; ttl: number; updates: ZoneUpdate[]; undo: ZoneUpdate[]; server: string; keyFile: string }
+  | { kind: 'dns-remove'; vm: VmAddressing; ttl: number; updates: ZoneUpdate[]; server: string; keyFile: string }
   // vm adopt: a hand-made domain's persistent definition made to follow the rules; vm resize uses it too
   | { kind: 'nvram-copy'; domain: string; from: string; to: string }
   /** changes: what a resize changes, for the title (adopt shows a diff instead) */
@@ -28,13 +29,19 @@ export type Step =
   // resize (plan/resize.ts): live memory, the volume, the guest's view of it
   | { kind: 'domain-setmem'; domain: string; memoryMiB: number; previousMiB: number }
   | { kind: 'lv-extend'; vg: string; lv: string; fromBytes: number; toBytes: number }
-  | { kind: 'domain-blockresize'; domain: string; target: string; sizeBytes: number };
+  | { kind: 'domain-blockresize'; domain: string; target: string; sizeBytes: number }
+  // accounts and host files (plan/account-steps.ts)
+  | AccountStep;
 
 export type StepKind = Step['kind'];
 
 const q = (s: string): string => (/^[A-Za-z0-9_./:@=+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
+/** Why a step is needed, for the steps that say so (accounts and host files). */
+export const stepWhy = (step: Step): string | undefined => (isAccountStep(step) ? step.why : undefined);
+
 export function stepTitle(step: Step): string {
+  if (isAccountStep(step)) return accountStepTitle(step);
   switch (step.kind) {
     case 'lv-create':
       return `create logical volume ${step.vg}/${step.lv} of ${formatSize(step.sizeBytes)}`;
@@ -81,6 +88,7 @@ export function stepTitle(step: Step): string {
 
 /** The equivalent commands an admin would run by hand (the procedure's commands). */
 export function stepCommands(step: Step, uri: string): string[] {
+  if (isAccountStep(step)) return accountStepCommands(step);
   const virsh = `virsh -c ${q(uri)}`;
   switch (step.kind) {
     case 'lv-create':
@@ -108,10 +116,8 @@ export function stepCommands(step: Step, uri: string): string[] {
     case 'lv-remove':
       return [`lvremove ${q(step.vg)}/${q(step.lv)}`];
     case 'dns-add':
-    case 'dns-remove': {
-      const verb = step.kind === 'dns-add' ? 'add' : 'delete';
-      return [`nsupdate -k ${q(step.keyFile)} <<EOF`, `server ${step.server}`, ...step.records.map((r) => `update ${verb} ${r}`), 'send', 'EOF'];
-    }
+    case 'dns-remove':
+      return [`nsupdate -k ${q(step.keyFile)} <<EOF`, `server ${step.server}`, ...nsupdateLines(step.updates, step.ttl), 'EOF'];
     case 'nvram-copy':
       return [`cp --preserve=mode,ownership ${q(step.from)} ${q(step.to)}`];
     case 'domain-redefine':

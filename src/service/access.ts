@@ -1,54 +1,43 @@
 // Accounts and access: the service functions behind `raptor user …` and `raptor host init|check`
-// (docs/house-rules.md, "accounts" and "access"). Front ends call these; they never shell out themselves.
-import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// (docs/access.md). Each change is a plan of steps (plan/account-steps.ts) made by a pure planner
+// from an observation under the host lock and run by the applier, which undoes it on failure.
+import { accessSync, constants, existsSync, lstatSync, statSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
-import { notAllowed, notFound, conflict, badInput, RaptorError } from '../core/errors.ts';
+import { notFound, badInput } from '../core/errors.ts';
 import { tryParseVmId, validateUser } from '../core/naming.ts';
-import { appendAudit } from '../host/audit.ts';
-import { Accounts, installAuthorizedKeys, type Account } from '../access/accounts.ts';
-import { readAccountRecord, recordedEntry, type AccountRecord, withEntry, withoutUser, writeAccountRecord } from '../access/account-record.ts';
-import { DEFAULT_UID_RANGE, isSystemUid, NOBODY_UID, parseLoginDefs, type UidRange } from '../access/login-defs.ts';
-import { describeFile, ensureSafeDir, trustedPathProblems } from '../host/trusted-files.ts';
+import { type AccountRecord } from '../access/account-record.ts';
+import { recordedEntry } from '../access/account-record.ts';
+import { describeFile, trustedPathProblems } from '../host/trusted-files.ts';
 import { dropInPath, renderConfinementDropIn } from '../access/confinement.ts';
 import { daemonView, libvirtDaemons } from '../access/daemon-view.ts';
 import { AUDIT_MAX_MODE } from '../host/audit.ts';
 import { RECORD_MODE } from '../access/account-record.ts';
-import { ensurePolkitAccessDriver, hasPolkitAccessDriver, ACCESS_DRIVERS_LINE } from '../access/libvirt-conf.ts';
-import { nixosHostConfig, nixosInstructions, nixosUserConfig } from '../access/nixos.ts';
+import { hasPolkitAccessDriver, ACCESS_DRIVERS_LINE } from '../access/libvirt-conf.ts';
+import { nixosHostConfig, nixosInstructions } from '../access/nixos.ts';
 import { renderPolkitRules } from '../access/polkit-rules.ts';
 import { looksLikePrivateKey, parsePublicKeys, PRIVATE_KEY_WARNING, SUPPORTED_KEY_TYPES, uniqueKeys, type SshPublicKey } from '../access/ssh-keys.ts';
 import { checkZones, openDns } from '../dns/service.ts';
-import { withHostLock, type Context } from './vm.ts';
+import { firmwareSuggestion, loaderPaths } from '../libvirt/domain-caps.ts';
+import { runApply, withHostLock, type Context } from './vm.ts';
 import { authorize } from './authorize.ts';
+import { actorHv } from './as-actor.ts';
+import { roleOf } from '../access/permissions.ts';
 import { domainCheckLines } from './adopt.ts';
 import { processStartMs } from '../host/process-start.ts';
 import { quoteInput } from '../core/quote.ts';
 import { MAX_KEY_FILE_BYTES, readBoundedText } from '../host/files.ts';
+import type { Step } from '../plan/steps.ts';
+import { planHostInit, type InitItem } from '../plan/account-planner.ts';
+import { hostPath, isNixos, planAccountChange, planRemoveChange, type AccessContext, type AccountResult } from './account-plan.ts';
 
-export interface AccessContext extends Context {
-  /** where the host's files are ('/' on a real host; a fake root in tests) */
-  rootDir?: string;
-}
+export { describeAccount, hostPath, isNixos, uidRange, vmsOf, type AccessContext, type AccountResult } from './account-plan.ts';
+export type { InitItem, InitStatus } from '../plan/account-planner.ts';
 
-/** A host path under the context's root directory. */
-export const hostPath = (ctx: AccessContext, path: string): string => (ctx.rootDir && ctx.rootDir !== '/' ? join(ctx.rootDir, path) : path);
-
-const DECLARATIVE_WHY = 'users.mutableUsers = false (access.declarative_users)';
-
-/** NixOS declares accounts, groups, polkit rules and libvirtd.conf; raptor then prints, not writes. */
-export const isNixos = (ctx: AccessContext): boolean => existsSync(hostPath(ctx, '/etc/NIXOS'));
-
-function withLockAndAudit<T>(ctx: Context, what: string, fn: () => Promise<T>, summary: (r: T) => string[]): Promise<T> {
-  return withHostLock(ctx, undefined, async () => {
-    try {
-      const r = await fn();
-      appendAudit(ctx.config.audit_log, ctx.actor, { command: ctx.commandLine, plan: [what, ...summary(r)], result: 'ok' });
-      return r;
-    } catch (err) {
-      appendAudit(ctx.config.audit_log, ctx.actor, { command: ctx.commandLine, plan: [what], result: 'failed', error: err instanceof Error ? err.message : String(err) });
-      throw err;
-    }
-  });
+/** Apply account and host-file steps (already planned under the host lock); audited, undone on failure. */
+async function applySteps(ctx: Context, steps: Step[]): Promise<void> {
+  // the record is written by these steps: its directory must be root's before the first change
+  if (steps.some((s) => s.kind === 'account-create' || s.kind === 'group-add-member' || s.kind === 'account-remove')) await ctx.accounts.prepareRecord();
+  await runApply(ctx, { steps }, {});
 }
 
 // ---- SSH keys from the command line -------------------------------------------------------------
@@ -80,156 +69,33 @@ export function readSshKeyArgs(values: string[]): SshPublicKey[] {
 
 // ---- accounts -----------------------------------------------------------------------------------
 
-export interface AccountResult {
-  user: string;
-  dryRun: boolean;
-  groupCreated: boolean;
-  accountCreated: boolean;
-  addedToGroup: boolean;
-  keysAdded: SshPublicKey[];
-  keysPresent: SshPublicKey[];
-  modesFixed: string[];
-  authorizedKeys: string | null;
-  changed: boolean;
-  /** on NixOS: the configuration to add (nothing was changed) */
-  nixos?: string;
-  /** accounts are declarative here (access.declarative_users): the command refuses (exit 5) after printing `nixos` */
-  refused?: string;
+export interface AddUserResult extends AccountResult {
+  /** the steps, in order (empty: nothing to change) */
+  plan: Step[];
 }
-
-/** The host's ordinary uid range (login.defs), read where the host's files are. */
-export function uidRange(ctx: AccessContext): UidRange {
-  const path = hostPath(ctx, '/etc/login.defs');
-  const text = readIfExists(path);
-  return text === undefined ? DEFAULT_UID_RANGE : parseLoginDefs(text, '/etc/login.defs');
-}
-
-function ordinaryAccount(acct: Account, ctx: AccessContext): void {
-  const range = uidRange(ctx);
-  if (isSystemUid(acct.uid, range)) {
-    throw notAllowed(
-      `${acct.name} is a system account (uid ${acct.uid}; ordinary accounts here are uids ${range.uidMin}-${range.uidMax} per ${range.source}, never ${NOBODY_UID}); raptor only manages VM users' accounts`,
-    );
-  }
-}
-
-const recordPath = (ctx: AccessContext): string => hostPath(ctx, ctx.config.access.accounts_file);
 
 /**
- * Make sure USER has an account in the user group with these keys (docs/house-rules.md, "accounts"):
- * creates what is missing, adds only keys not already there. An existing account outside the
- * group is a privilege change: refused (exit 5) unless `addExisting`. Validate keys
- * (readSshKeyArgs) before calling. Every refusal comes before the first change; with `dryRun`
- * it only says what it would do (vm create uses that as its pre-check). Takes no lock: call it
- * while holding the host lock.
+ * Make sure USER has an account in the user group with these keys (docs/access.md, "accounts"):
+ * plans from what the host holds (every refusal before the first change), then, unless `dryRun`,
+ * applies the plan. Validate keys (readSshKeyArgs) before calling. Takes no lock: call it while
+ * holding the host lock (addUser does).
  */
-export async function ensureAccount(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean; addExisting?: boolean } = {}): Promise<AccountResult> {
-  validateUser(user);
-  const group = ctx.config.access.user_group;
-  const base: AccountResult = {
-    user,
-    dryRun: Boolean(opts.dryRun),
-    groupCreated: false,
-    accountCreated: false,
-    addedToGroup: false,
-    keysAdded: [],
-    keysPresent: [],
-    modesFixed: [],
-    authorizedKeys: null,
-    changed: false,
-  };
-  if (ctx.config.access.declarative_users) {
-    return {
-      ...base,
-      keysAdded: keys,
-      nixos: nixosInstructions('accounts', nixosUserConfig(user, group, keys), DECLARATIVE_WHY),
-      refused: `accounts on this host are declared in its NixOS configuration (users.mutableUsers = false): raptor made no account ${user}; add the lines above and run nixos-rebuild switch`,
-    };
+export async function ensureAccount(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean; addExisting?: boolean } = {}): Promise<AddUserResult> {
+  const { steps, result } = await planAccountChange(ctx, user, keys, opts);
+  if (!opts.dryRun && !result.nixos) await applySteps(ctx, steps);
+  if (!opts.dryRun && result.accountCreated && keys.length > 0) {
+    const made = await ctx.accounts.user(user);
+    if (made) result.authorizedKeys = join(made.home, '.ssh', 'authorized_keys');
   }
-  if (isNixos(ctx)) {
-    return { ...base, keysAdded: keys, nixos: nixosInstructions('accounts', nixosUserConfig(user, group, keys)) };
-  }
-  const accounts = new Accounts(ctx.run);
-  const result = { ...base };
-  // refusals first: the record must be trustworthy, the account ordinary, the privilege change asked for
-  const record = readAccountRecord(recordPath(ctx));
-  const existing = await accounts.user(user);
-  if (existing) ordinaryAccount(existing, ctx);
-  const inGroup = existing ? (await accounts.groupsOf(user)).includes(group) : false;
-  if (existing && !inGroup && !opts.addExisting) {
-    throw notAllowed(
-      `${user} is an existing account (uid ${existing.uid}) outside ${group}; making it a VM user is a privilege change (it may then use libvirt): pass --add-existing to add it to ${group}`,
-    );
-  }
-  if (!existing) {
-    const sameName = await accounts.group(user);
-    if (sameName) throw conflict(`there is no account ${user} but a group ${user} (gid ${sameName.gid}) exists, so useradd would refuse; remove the group or pick another name`);
-  }
-  if (!opts.dryRun) ensureSafeDir(dirname(recordPath(ctx)), 0o700, 'the account record');
-
-  if (!(await accounts.group(group))) {
-    if (!opts.dryRun) await accounts.createGroup(group);
-    result.groupCreated = true;
-  }
-  const by = ctx.actor.user;
-  const at = new Date().toISOString();
-  if (!existing) {
-    if (!opts.dryRun) {
-      await accounts.createUser(user, group);
-      const made = await accounts.user(user);
-      if (!made) throw new RaptorError('unexpected', `useradd succeeded but getent passwd ${user} finds no account`);
-      try {
-        writeAccountRecord(recordPath(ctx), withEntry(record, { user, uid: made.uid, how: 'created', at, by }));
-      } catch (err) {
-        // an account raptor cannot remember making must not stay: user remove would refuse it later
-        await accounts.removeUser(user, true);
-        throw err;
-      }
-    }
-    result.accountCreated = true;
-  } else if (!inGroup) {
-    if (!opts.dryRun) {
-      writeAccountRecord(recordPath(ctx), withEntry(record, { user, uid: existing.uid, how: 'added', at, by }));
-      await accounts.addToGroup(user, group);
-    }
-    result.addedToGroup = true;
-  }
-  const acct = opts.dryRun ? existing : await accounts.user(user);
-  if (acct && keys.length > 0) {
-    const inst = installAuthorizedKeys(acct, keys, opts);
-    Object.assign(result, { keysAdded: inst.added, keysPresent: inst.present, modesFixed: inst.modesFixed, authorizedKeys: inst.path });
-  } else if (!acct) {
-    result.keysAdded = keys;
-  }
-  result.changed = result.groupCreated || result.accountCreated || result.addedToGroup || result.keysAdded.length > 0 || result.modesFixed.length > 0;
-  return result;
+  return { ...result, plan: steps };
 }
 
-/** `raptor user add`: ensureAccount under the host lock, audited. */
-export async function addUser(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean; addExisting?: boolean } = {}): Promise<AccountResult> {
+/** `raptor user add`: planned and applied under the host lock; a dry run only plans. */
+export async function addUser(ctx: AccessContext, user: string, keys: SshPublicKey[], opts: { dryRun?: boolean; addExisting?: boolean } = {}): Promise<AddUserResult> {
   validateUser(user);
   authorize(ctx, 'user add');
-  if (opts.dryRun || isNixos(ctx) || ctx.config.access.declarative_users) return ensureAccount(ctx, user, keys, opts);
-  return withLockAndAudit(ctx, `user add ${user}`, () => ensureAccount(ctx, user, keys, { addExisting: Boolean(opts.addExisting) }), (r) => describeAccount(r));
-}
-
-export function describeAccount(r: AccountResult): string[] {
-  const would = r.dryRun ? 'would ' : '';
-  const lines: string[] = [];
-  if (r.groupCreated) lines.push(`${would}create group`);
-  if (r.accountCreated) lines.push(`${would}create account ${r.user}`);
-  if (r.addedToGroup) lines.push(`${would}add ${r.user} to the user group`);
-  for (const k of r.keysAdded) lines.push(`${would}install key ${k.type} ${k.fingerprint}${k.comment ? ` (${k.comment})` : ''}`);
-  for (const k of r.keysPresent) lines.push(`key already installed: ${k.type} ${k.fingerprint}`);
-  for (const m of r.modesFixed) lines.push(`${would}fix mode ${m}`);
-  return lines;
-}
-
-export async function vmsOf(ctx: Context, user: string): Promise<string[]> {
-  return (await ctx.hv.list())
-    .map((d) => d.name)
-    .filter((n) => tryParseVmId(n)?.user === user)
-    .sort();
+  if (opts.dryRun || (await isNixos(ctx)) || ctx.config.access.declarative_users) return ensureAccount(ctx, user, keys, { ...opts, dryRun: Boolean(opts.dryRun) });
+  return withHostLock(ctx, undefined, () => ensureAccount(ctx, user, keys, { addExisting: Boolean(opts.addExisting) }));
 }
 
 export interface RemoveResult {
@@ -239,6 +105,8 @@ export interface RemoveResult {
   dryRun: boolean;
   nixos?: string;
   refused?: string;
+  /** the steps, in order */
+  plan: Step[];
 }
 
 /** `raptor user remove`: refuses while the user owns VMs (exit 3); home kept unless purge. */
@@ -246,53 +114,28 @@ export async function removeUser(ctx: AccessContext, user: string, opts: { purge
   validateUser(user);
   authorize(ctx, 'user remove');
   const purge = Boolean(opts.purge);
-  const check = async (): Promise<Account> => {
-    const accounts = new Accounts(ctx.run);
-    const acct = await accounts.user(user);
-    if (!acct) throw notFound(`no account ${user}`);
-    ordinaryAccount(acct, ctx);
-    const group = ctx.config.access.user_group;
-    if (!(await accounts.groupsOf(user)).includes(group)) {
-      throw notAllowed(`${user} is not in ${group}: raptor only removes the accounts of VM users`);
-    }
-    const vms = await vmsOf(ctx, user);
-    if (vms.length) throw conflict(`${user} still owns ${vms.join(', ')}: destroy them first (raptor vm destroy), then remove the account`);
-    if (isNixos(ctx) || ctx.config.access.declarative_users) return acct;
-    const entry = recordedEntry(readAccountRecord(recordPath(ctx)), user, acct.uid);
-    if (entry?.how !== 'created') {
-      const why = entry?.how === 'added' ? `raptor only added the existing account ${user} to ${group} (--add-existing, ${entry.at})` : `raptor did not create ${user} (uid ${acct.uid}; not in ${ctx.config.access.accounts_file})`;
-      throw notAllowed(`${why}, so it will not delete it; to take it out of ${group} only: gpasswd --delete ${user} ${group}`);
-    }
-    return acct;
-  };
-  if (isNixos(ctx) || ctx.config.access.declarative_users) {
-    await check();
-    const declarative = ctx.config.access.declarative_users;
+  const declarative = (await isNixos(ctx)) || ctx.config.access.declarative_users;
+  if (declarative) {
+    await planRemoveChange(ctx, user, { purge, declarative: true });
     return {
-      ...(declarative ? { refused: `accounts on this host are declared in its NixOS configuration (users.mutableUsers = false): raptor removed nothing; delete users.users.${user} and run nixos-rebuild switch` } : {}),
+      ...(ctx.config.access.declarative_users ? { refused: `accounts on this host are declared in its NixOS configuration (users.mutableUsers = false): raptor removed nothing; delete users.users.${user} and run nixos-rebuild switch` } : {}),
       user,
       removed: false,
       homeRemoved: false,
       dryRun: Boolean(opts.dryRun),
       nixos: `# This is NixOS (/etc/NIXOS exists): raptor changed nothing. Delete users.users.${user} from\n# /etc/nixos/configuration.nix, then run: nixos-rebuild switch${purge ? `\n# (the home directory stays; remove it by hand if it should go)` : ''}\n`,
+      plan: [],
     };
   }
   if (opts.dryRun) {
-    await check();
-    return { user, removed: false, homeRemoved: false, dryRun: true };
+    const plan = await planRemoveChange(ctx, user, { purge, declarative: false });
+    return { user, removed: false, homeRemoved: false, dryRun: true, plan };
   }
-  return withLockAndAudit(
-    ctx,
-    `user remove ${user}${purge ? ' --purge' : ''}`,
-    async () => {
-      await check();
-      await new Accounts(ctx.run).removeUser(user, purge);
-      const path = recordPath(ctx);
-      writeAccountRecord(path, withoutUser(readAccountRecord(path), user));
-      return { user, removed: true, homeRemoved: purge, dryRun: false };
-    },
-    () => [],
-  );
+  return withHostLock(ctx, undefined, async () => {
+    const plan = await planRemoveChange(ctx, user, { purge, declarative: false });
+    await applySteps(ctx, plan);
+    return { user, removed: true, homeRemoved: purge, dryRun: false, plan };
+  });
 }
 
 export interface UserEntry {
@@ -306,13 +149,14 @@ export interface UserEntry {
 
 /** Members of the user group, each with the VMs named after them. */
 export async function listUsers(ctx: Context): Promise<UserEntry[]> {
-  const accounts = new Accounts(ctx.run);
+  const { accounts } = ctx;
   const group = await accounts.group(ctx.config.access.user_group);
   if (!group) return [];
-  const domains = (await ctx.hv.list()).map((d) => d.name).sort();
+  // a read for the actor: libvirt shows them the domains they may see
+  const domains = (await actorHv(ctx).list()).map((d) => d.name).sort();
   // the record is root's: others list without it
   let record: AccountRecord = { version: 1, accounts: [] };
-  if (process.geteuid?.() === 0) record = readAccountRecord(recordPath(ctx as AccessContext));
+  if (process.geteuid?.() === 0 && roleOf(ctx.actor, ctx.config.access) === 'admin') record = await accounts.readRecord();
   const out: UserEntry[] = [];
   for (const name of [...group.members].sort()) {
     const acct = await accounts.user(name);
@@ -327,48 +171,15 @@ export async function listUsers(ctx: Context): Promise<UserEntry[]> {
 const MODULAR_DAEMON_RE = /^virt(?!logd|lockd)[a-z]+d\.conf$/;
 
 /** The libvirt daemon configs that must turn the polkit access driver on (config, else the host's). */
-export function libvirtDaemonConfigs(ctx: AccessContext): string[] {
+export async function libvirtDaemonConfigs(ctx: AccessContext): Promise<string[]> {
   const explicit = ctx.config.access.libvirt_daemon_configs;
   if (explicit) return explicit;
-  const dir = hostPath(ctx, '/etc/libvirt');
-  let modular: string[] = [];
-  try {
-    modular = readdirSync(dir).filter((f) => MODULAR_DAEMON_RE.test(f)).sort().map((f) => `/etc/libvirt/${f}`);
-  } catch {
-    // no /etc/libvirt: nothing found, host check says so
-  }
-  return ['/etc/libvirt/libvirtd.conf', ...modular].filter((p) => existsSync(hostPath(ctx, p)));
+  const modular = (await ctx.files.list(hostPath(ctx, '/etc/libvirt'))).filter((f) => MODULAR_DAEMON_RE.test(f)).map((f) => `/etc/libvirt/${f}`);
+  const out: string[] = [];
+  for (const p of ['/etc/libvirt/libvirtd.conf', ...modular]) if (await ctx.files.stat(hostPath(ctx, p))) out.push(p);
+  return out;
 }
 
-function readIfExists(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-/** Replace a file atomically (temp file in the same directory + rename), keeping its mode. */
-function writeAtomic(path: string, text: string, mode: number): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.raptor-${process.pid}`);
-  try {
-    writeFileSync(tmp, text, { mode, flag: 'w' });
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
-
-export type InitStatus = 'ok' | 'changed' | 'would change';
-
-export interface InitItem {
-  item: string;
-  status: InitStatus;
-  detail: string;
-}
 
 export interface InitResult {
   dryRun: boolean;
@@ -378,79 +189,69 @@ export interface InitResult {
   restartNeeded: boolean;
   restart: { done: boolean; detail: string } | null;
   nixos?: string;
+  /** the steps, in order (empty: the host was set up) */
+  plan: Step[];
+}
+
+/** Plan `host init` from what the host holds now (pure planner: plan/account-planner.ts). */
+async function planInit(ctx: AccessContext, dry: boolean): Promise<{ steps: Step[]; items: InitItem[]; changedConfs: string[] }> {
+  const access = ctx.config.access;
+  const { accounts, files } = ctx;
+  const confs = await libvirtDaemonConfigs(ctx);
+  if (confs.length === 0) {
+    throw notFound(`no libvirt daemon config found (/etc/libvirt/libvirtd.conf, /etc/libvirt/virt*d.conf): set access.libvirt_daemon_configs in the raptor config`);
+  }
+  const adminGroups: string[] = [];
+  for (const g of access.admin_groups) if (await accounts.group(g)) adminGroups.push(g);
+  const rulesPath = hostPath(ctx, access.polkit_rules_file);
+  const current = await files.read(rulesPath);
+  const observedConfs = [];
+  for (const conf of confs) {
+    const path = hostPath(ctx, conf);
+    const text = await files.read(path);
+    const st = await files.stat(path);
+    observedConfs.push({ path, shown: conf, ...(text !== undefined ? { text } : {}), ...(st ? { mode: st.mode & 0o777 } : {}) });
+  }
+  const plan = planHostInit(
+    {
+      userGroupExists: (await accounts.group(access.user_group)) !== undefined,
+      adminGroups,
+      rules: { path: rulesPath, shown: access.polkit_rules_file, ...(current !== undefined ? { current } : {}) },
+      confs: observedConfs,
+    },
+    { userGroup: access.user_group, adminGroups: access.admin_groups, rules: renderPolkitRules(access) },
+  );
+  const items: InitItem[] = plan.items.map((i) => (i.ok ? { item: i.item, status: 'ok', detail: i.detail } : { item: i.item, status: dry ? 'would change' : 'changed', detail: dry ? i.todo : i.done }));
+  return { steps: plan.steps, items, changedConfs: plan.changedConfs };
 }
 
 /** `raptor host init`: polkit rules, access_drivers in libvirt's daemon configs, the user group. Idempotent. */
 export async function hostInit(ctx: AccessContext, opts: { dryRun?: boolean; restart?: boolean } = {}): Promise<InitResult> {
   authorize(ctx, 'host init');
   const access = ctx.config.access;
-  const rules = renderPolkitRules(access);
-  if (isNixos(ctx)) {
+  if (await isNixos(ctx)) {
     return {
       dryRun: Boolean(opts.dryRun),
       changed: false,
       items: [],
       restartNeeded: false,
       restart: null,
-      nixos: nixosInstructions('groups, polkit rules and libvirtd.conf', nixosHostConfig(access.user_group, rules)),
+      nixos: nixosInstructions('groups, polkit rules and libvirtd.conf', nixosHostConfig(access.user_group, renderPolkitRules(access))),
+      plan: [],
     };
   }
+  const dry = Boolean(opts.dryRun);
   const run = async (): Promise<InitResult> => {
-    const dry = Boolean(opts.dryRun);
-    const items: InitItem[] = [];
-    const touched = (): InitStatus => (dry ? 'would change' : 'changed');
-    const accounts = new Accounts(ctx.run);
-
-    if (await accounts.group(access.user_group)) items.push({ item: `group ${access.user_group}`, status: 'ok', detail: 'exists' });
-    else {
-      if (!dry) await accounts.createGroup(access.user_group);
-      items.push({ item: `group ${access.user_group}`, status: touched(), detail: dry ? 'missing: would be created' : 'created' });
-    }
-    const admins = [];
-    for (const g of access.admin_groups) if (await accounts.group(g)) admins.push(g);
-    items.push({
-      item: 'admin groups',
-      status: 'ok',
-      detail: admins.length ? `present: ${admins.join(', ')} (raptor does not create admin groups)` : `none of ${access.admin_groups.join(', ')} exists; only root is an admin`,
-    });
-
-    const rulesPath = hostPath(ctx, access.polkit_rules_file);
-    const current = readIfExists(rulesPath);
-    if (current === rules) items.push({ item: `polkit rules ${access.polkit_rules_file}`, status: 'ok', detail: 'current' });
-    else {
-      if (!dry) writeAtomic(rulesPath, rules, 0o644);
-      items.push({ item: `polkit rules ${access.polkit_rules_file}`, status: touched(), detail: `${current === undefined ? 'missing' : 'differs from the rendered rules'}: ${dry ? 'would be written' : 'written (polkitd reloads it by itself)'}` });
-    }
-
-    const confs = libvirtDaemonConfigs(ctx);
-    if (confs.length === 0) {
-      throw notFound(`no libvirt daemon config found (/etc/libvirt/libvirtd.conf, /etc/libvirt/virt*d.conf): set access.libvirt_daemon_configs in the raptor config`);
-    }
-    let restartNeeded = false;
-    const changedConfs: string[] = [];
-    for (const conf of confs) {
-      const path = hostPath(ctx, conf);
-      const text = readIfExists(path) ?? '';
-      const edit = ensurePolkitAccessDriver(text);
-      if (!edit.changed) {
-        items.push({ item: `libvirt ${conf}`, status: 'ok', detail: 'access_drivers has "polkit"' });
-        continue;
-      }
-      if (!dry) writeAtomic(path, edit.text, existsSync(path) ? statSync(path).mode & 0o777 : 0o644);
-      restartNeeded = true;
-      changedConfs.push(conf);
-      items.push({ item: `libvirt ${conf}`, status: touched(), detail: `${edit.before ? `access_drivers is [${edit.before.join(', ')}]` : 'no access_drivers'}: ${dry ? 'would get' : 'now has'} ${ACCESS_DRIVERS_LINE}` });
-    }
-    const changed = items.some((i) => i.status !== 'ok');
+    const { steps, items, changedConfs } = await planInit(ctx, dry);
+    if (!dry) await runApply(ctx, { steps }, {});
+    const restartNeeded = changedConfs.length > 0;
     let restart: InitResult['restart'] = null;
     if (restartNeeded && opts.restart && !dry) restart = await restartLibvirt(ctx, changedConfs);
-    return { dryRun: dry, changed, items, restartNeeded, restart };
+    return { dryRun: dry, changed: steps.length > 0, items, restartNeeded, restart, plan: steps };
   };
-  if (opts.dryRun) return run();
-  return withLockAndAudit(ctx, 'host init', run, (r) => r.items.filter((i) => i.status !== 'ok').map((i) => `${i.item}: ${i.detail}`));
+  return dry ? run() : withHostLock(ctx, undefined, run);
 }
 
-/** Restart the daemons whose config changed, when systemd runs them; else say who must. */
 export async function restartLibvirt(ctx: AccessContext, confs: string[]): Promise<{ done: boolean; detail: string }> {
   const units = confs.map((c) => `${basename(c, '.conf')}.service`);
   if (!existsSync(hostPath(ctx, '/run/systemd/system'))) {
@@ -540,24 +341,24 @@ async function checkAclDriver({ ctx, add, nixos, nixFix }: CheckEnv): Promise<vo
   if (nixos) {
     // NixOS builds libvirt with sysconfdir /var/lib and copies the generated libvirtd.conf there
     const nixConf = ctx.config.access.libvirt_daemon_configs?.[0] ?? '/var/lib/libvirt/libvirtd.conf';
-    const text = readIfExists(hostPath(ctx, nixConf));
+    const text = await ctx.files.read(hostPath(ctx, nixConf));
     add('libvirt ACL driver', text !== undefined && hasPolkitAccessDriver(text), `${nixConf} ${text === undefined ? 'missing' : hasPolkitAccessDriver(text) ? 'has access_drivers = [ "polkit" ]' : 'lacks access_drivers = [ "polkit" ]'}`, nixFix);
     // nixos-rebuild switch rewrites that file but leaves libvirtd running with what it read at start
     const pid = Number((await ctx.run(['systemctl', 'show', '--property=MainPID', '--value', 'libvirtd.service'], { okCodes: [0, 1, 4], timeoutMs: 30_000 }).catch(() => ({ stdout: '' }))).stdout.trim());
     const started = pid > 0 ? processStartMs(pid, hostPath(ctx, '/proc')) : undefined;
     if (started !== undefined && text !== undefined) {
-      const changed = statSync(hostPath(ctx, nixConf)).mtimeMs;
+      const changed = (await ctx.files.stat(hostPath(ctx, nixConf)))?.mtimeMs ?? 0;
       const stale = changed > started + 1000;
       add('libvirtd read its config', !stale, stale ? `libvirtd (pid ${pid}) started ${new Date(started).toISOString()}, before ${nixConf} changed ${new Date(changed).toISOString()}` : `libvirtd (pid ${pid}) started after ${nixConf} last changed`, 'systemctl restart libvirtd (running guests keep running), or set services.raptor.restartLibvirtd = true');
     }
   } else {
-    const confs = libvirtDaemonConfigs(ctx);
+    const confs = await libvirtDaemonConfigs(ctx);
     if (confs.length === 0) add('libvirt ACL driver', false, 'no libvirt daemon config found', 'set access.libvirt_daemon_configs in the raptor config to the daemon\'s config file(s), then run raptor host init');
     for (const conf of confs) {
       let text: string | undefined;
       let why = '';
       try {
-        text = readIfExists(hostPath(ctx, conf));
+        text = await ctx.files.read(hostPath(ctx, conf));
       } catch (err) {
         why = errMessage(err);
       }
@@ -572,7 +373,7 @@ async function checkLibvirtSockets({ ctx, access, add }: CheckEnv): Promise<void
   for (const sock of libvirtSockets(ctx)) {
     const st = statSync(hostPath(ctx, sock));
     const mode = st.mode & 0o777;
-    const userGroupGid = (await new Accounts(ctx.run).group(access.user_group))?.gid;
+    const userGroupGid = (await ctx.accounts.group(access.user_group))?.gid;
     const ok = (mode & 0o006) === 0o006 || (userGroupGid !== undefined && st.gid === userGroupGid && (mode & 0o060) === 0o060);
     add(
       `libvirt socket ${sock}`,
@@ -587,17 +388,17 @@ async function checkLibvirtSockets({ ctx, access, add }: CheckEnv): Promise<void
 async function checkPolkitRules({ ctx, access, add, nixos, nixFix }: CheckEnv): Promise<void> {
   const rules = renderPolkitRules(access);
   if (nixos) {
-    const nixRules = readIfExists(hostPath(ctx, '/etc/polkit-1/rules.d/10-nixos.rules'));
+    const nixRules = await ctx.files.read(hostPath(ctx, '/etc/polkit-1/rules.d/10-nixos.rules'));
     const squash = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean).join('\n');
     // services.raptor installs the rules file itself; a hand-made configuration pastes them into extraConfig
-    const moduleOk = readIfExists(hostPath(ctx, access.polkit_rules_file)) === rules;
+    const moduleOk = (await ctx.files.read(hostPath(ctx, access.polkit_rules_file))) === rules;
     const ok = moduleOk || (nixRules !== undefined && squash(nixRules).includes(squash(rules)));
     add('polkit rules', ok, moduleOk ? `${access.polkit_rules_file} is current` : ok ? '/etc/polkit-1/rules.d/10-nixos.rules holds the current rules' : `neither ${access.polkit_rules_file} (services.raptor) nor security.polkit.extraConfig holds the current rules`, `${nixFix} (or enable services.raptor from raptor's nix/module.nix)`);
   } else {
     let current: string | undefined;
     let why = '';
     try {
-      current = readIfExists(hostPath(ctx, access.polkit_rules_file));
+      current = await ctx.files.read(hostPath(ctx, access.polkit_rules_file));
     } catch (err) {
       why = `cannot read it: ${(err as NodeJS.ErrnoException).code ?? errMessage(err)}${process.getuid?.() !== 0 ? ' (run host check as root)' : ''}`;
     }
@@ -613,7 +414,7 @@ async function checkPolkitRules({ ctx, access, add, nixos, nixFix }: CheckEnv): 
 
 // groups
 async function checkGroups({ ctx, access, add, nixos, nixFix }: CheckEnv): Promise<void> {
-  const accounts = new Accounts(ctx.run);
+  const accounts = ctx.accounts;
   const ug = await accounts.group(access.user_group);
   add(`group ${access.user_group}`, ug !== undefined, ug ? `gid ${ug.gid}, ${ug.members.length} member(s)` : 'missing', nixos ? nixFix : `raptor host init (or: groupadd ${access.user_group})`);
   const present: string[] = [];
@@ -628,18 +429,14 @@ async function checkGroups({ ctx, access, add, nixos, nixFix }: CheckEnv): Promi
 
 // firmware
 async function checkFirmware({ ctx, cfg, add }: CheckEnv): Promise<void> {
-  let loaders: string[] | undefined;
   const suggest = async (): Promise<string> => {
-    if (loaders === undefined) {
-      try {
-        const xml = await ctx.hv.domainCapabilities(cfg.domain_type, cfg.machine);
-        const loader = /<loader\b[^>]*>([\s\S]*?)<\/loader>/.exec(xml)?.[1] ?? '';
-        loaders = [...loader.matchAll(/<value>([^<]+)<\/value>/g)].map((m) => m[1]!);
-      } catch {
-        loaders = [];
-      }
+    let loaders: string[] | undefined;
+    try {
+      loaders = loaderPaths(await ctx.hv.domainCapabilities(cfg.domain_type, cfg.machine));
+    } catch {
+      loaders = undefined;
     }
-    return loaders.length ? `; virsh domcapabilities lists: ${loaders.join(', ')}` : '';
+    return firmwareSuggestion(loaders);
   };
   for (const [key, path] of [['firmware.code', cfg.firmware.code], ['firmware.vars', cfg.firmware.vars]] as const) {
     const ok = existsSync(hostPath(ctx, path));
@@ -772,7 +569,7 @@ export async function hostCheck(ctx: AccessContext, opts: { configPath?: string 
     cfg: ctx.config,
     access: ctx.config.access,
     add: (check, ok, detail, fix) => out.push({ check, ok, detail, fix: ok ? null : fix }),
-    nixos: isNixos(ctx),
+    nixos: await isNixos(ctx),
     nixFix: 'add the output of `raptor host init` to /etc/nixos/configuration.nix and run nixos-rebuild switch',
     opts,
   };

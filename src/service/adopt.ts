@@ -6,7 +6,7 @@ import { parseDomainXml } from '../libvirt/domain-xml.ts';
 import { assessDomain, planAdopt, type AdoptPlan } from '../plan/adopt.ts';
 import { hostCpus } from '../plan/observe.ts';
 import type { HostState } from '../plan/planner.ts';
-import type { Step } from '../plan/steps.ts';
+import type { ProgressListener } from '../plan/events.ts';
 import type { StepReport } from '../plan/apply.ts';
 import { runApply, withHostLock, type Context } from './vm.ts';
 
@@ -41,12 +41,12 @@ export async function planVmAdopt(ctx: Context, name: string, opts: { fix: boole
 }
 
 /** Adopt under the host lock; a refused plan is returned unapplied (the caller reports it, exit 3). */
-export async function adoptVm(ctx: Context, name: string, opts: { fix: boolean; onWait?: () => void; onStep?: (s: Step, st: string) => void }): Promise<{ plan: AdoptPlan; reports: StepReport[] }> {
+export async function adoptVm(ctx: Context, name: string, opts: { fix: boolean; onWait?: () => void; onEvent?: ProgressListener }): Promise<{ plan: AdoptPlan; reports: StepReport[] }> {
   authorize(ctx, 'vm adopt', validateDomainArg(name));
   return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmAdopt(ctx, name, { fix: opts.fix });
     if (plan.refusal || plan.steps.length === 0) return { plan, reports: [] };
-    return runApply(ctx, plan, {}, opts.onStep);
+    return runApply(ctx, plan, {}, opts.onEvent);
   });
 }
 

@@ -14,6 +14,4 @@ export const actsForAnother = (ctx: Context): boolean => ctx.actor.uid !== proce
 export const actorRun = (ctx: Context): Runner => (actsForAnother(ctx) ? runAs(ctx.run, ctx.actor) : ctx.run);
 
 /** The actor's libvirt connection: list, show, start, stop, reboot, console. */
-// the console's stream opener too: a web console must reach libvirt as the user, not as the server
-export const actorHv = (ctx: Context): Hypervisor =>
-  actsForAnother(ctx) ? withRaptorErrors(new Virsh(actorRun(ctx), ctx.config.libvirt_uri, openAs(openCommandStream, ctx.actor))) : ctx.hv;
+export const actorHv = (ctx: Context): Hypervisor => (actsForAnother(ctx) ? withRaptorErrors(new Virsh(actorRun(ctx), ctx.config.libvirt_uri, openAs(openCommandStream, ctx.actor))) : ctx.hv);

@@ -13,8 +13,7 @@ import { setMetadataChild } from '../libvirt/domain-resize.ts';
 import { observeDomains, observeHost } from '../plan/observe.ts';
 import { namesFor } from '../plan/planner.ts';
 import { planResize, type ResizePlan, type ResizeRequest } from '../plan/resize.ts';
-import type { Step } from '../plan/steps.ts';
-import type { WipeProgress } from '../storage/wipe.ts';
+import type { ProgressListener } from '../plan/events.ts';
 import { destroyVm, diskSizeOf, listVms, runApply, withHostLock, type ApplyOutcome, type Context, type VmInfo } from './vm.ts';
 
 // ---- quotas ----------------------------------------------------------------------------------
@@ -29,7 +28,8 @@ export interface UserUsage {
  * process, so vm-users can run it; a volume without a domain is not seen here, the planners see it).
  */
 export async function usageOf(ctx: Context, users: string[]): Promise<Map<string, UserUsage>> {
-  const domains = await observeDomains(ctx.hv);
+  // a read for the actor: libvirt shows them the domains they may see
+  const domains = await observeDomains(actorHv(ctx));
   const lvs = domains.flatMap((d) => {
     const info = vmLv(ctx.config, d.name);
     const size = info ? diskSizeOf(info.path) : null;
@@ -64,12 +64,12 @@ export async function planVmResize(ctx: Context, req: ResizeRequest): Promise<Re
 export async function resizeVm(
   ctx: Context,
   req: ResizeRequest,
-  opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void } = {},
+  opts: { onWait?: () => void; onEvent?: ProgressListener } = {},
 ): Promise<ApplyOutcome<ResizePlan>> {
   authorize(ctx, 'vm resize', domainName(req.vm));
   return withHostLock(ctx, opts.onWait, async () => {
     const plan = await planVmResize(ctx, req);
-    return runApply(ctx, plan, {}, opts.onStep, req.ignoreQuota ? { ignoreQuota: true } : {});
+    return runApply(ctx, plan, {}, opts.onEvent, req.ignoreQuota ? { ignoreQuota: true } : {});
   });
 }
 
@@ -153,9 +153,9 @@ export async function reapExpired(
   ctx: Context,
   now: Date,
   opts: {
-    wipe: { offload: boolean; verify: 'sample' | 'full'; stepBytes: number; onProgress?: (p: WipeProgress) => void };
+    wipe: { offload: boolean; verify: 'sample' | 'full'; stepBytes: number };
     onVm?: (vm: string) => void;
-    onStep?: (s: Step, st: string) => void;
+    onEvent?: ProgressListener;
   },
 ): Promise<ReapResult[]> {
   authorize(ctx, 'vm reap');
@@ -164,7 +164,7 @@ export async function reapExpired(
     const id = tryParseVmId(v.name)!;
     opts.onVm?.(v.name);
     try {
-      const { reports } = await destroyVm(ctx, id, { wipe: opts.wipe, ...(opts.onStep ? { onStep: opts.onStep } : {}) });
+      const { reports } = await destroyVm(ctx, id, { wipe: opts.wipe, ...(opts.onEvent ? { onEvent: opts.onEvent } : {}) });
       out.push({ vm: v.name, expires: v.expires!, result: 'destroyed', steps: reports.map((r) => ({ kind: r.step.kind, status: r.status, ms: Math.round(r.ms) })) });
     } catch (err) {
       out.push({ vm: v.name, expires: v.expires!, result: 'failed', error: err instanceof Error ? err.message : String(err) });

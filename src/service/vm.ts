@@ -1,7 +1,8 @@
 // VM service functions: the one place front ends (CLI now, HTTP later) call to act on VMs.
 import { randomUUID } from 'node:crypto';
 import { authorize } from './authorize.ts';
-import { actorHv } from './as-actor.ts';
+import { actorHv, actsForAnother } from './as-actor.ts';
+import { roleOf } from '../access/permissions.ts';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Actor } from '../core/actor.ts';
@@ -21,14 +22,22 @@ import { runCommand, type Runner } from '../host/runner.ts';
 import { applyPlan, ApplyError, type StepReport } from '../plan/apply.ts';
 import { hostExecutors, waitForShutOff, type ExecutorDeps } from '../plan/executors.ts';
 import { observeDomains, observeHost } from '../plan/observe.ts';
-import { namesFor, planCreate, planDestroy, type CreatePlan, type CreateRequest, type DestroyFacts, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
+import { namesFor, planCreate, planDestroy, type CreateRequest, type DestroyFacts, type DestroyPlan, type ObservedDomain } from '../plan/planner.ts';
 import { stepTitle, type Step } from '../plan/steps.ts';
-import type { WipeProgress } from '../storage/wipe.ts';
+import type { ProgressListener } from '../plan/events.ts';
+import { LogTail } from '../host/log-tail.ts';
 import { inspectImageFile } from '../storage/image.ts';
 import { ensureSeedDir } from '../storage/seed.ts';
 import type { DnsTransport } from '../dns/client.ts';
-import { checkZones, observe as observeDns, openDns } from '../dns/service.ts';
-import { planAdd, queriesForVm, vmRecords } from '../dns/records.ts';
+import { observeVmDns, openDns } from '../dns/service.ts';
+import type { HostState } from '../plan/planner.ts';
+import type { DnsQuestions } from '../plan/dns-steps.ts';
+import { ShadowAccounts, type Accounts } from '../access/accounts.ts';
+import { NodeHostFiles, type HostFiles } from '../host/host-files.ts';
+import type { SshPublicKey } from '../access/ssh-keys.ts';
+import { withInjectedFailure } from '../plan/failpoints.ts';
+import { withAccountSteps, type VmCreatePlan } from './vm-account.ts';
+import { planAccountChange } from './account-plan.ts';
 
 export interface Context {
   config: Config;
@@ -40,6 +49,10 @@ export interface Context {
   devices: BlockDevices;
   /** whether this process may change the host (root; stand-in adapters can be changed by anyone) */
   privileged: boolean;
+  /** host accounts, groups, raptor's account record, users' authorized_keys */
+  accounts: Accounts;
+  /** the host's own files (polkit rules, libvirt daemon configs, login.defs) */
+  files: HostFiles;
   /** the command line as typed, for the audit log */
   commandLine: string;
   /** who this call acts for: authorize() judges them, the audit log names them */
@@ -52,7 +65,7 @@ export function createContext(
   commandLine: string,
   actor: Actor,
   run: Runner = runCommand,
-  host: { hv?: Hypervisor; volumes?: Volumes; devices?: BlockDevices; privileged?: boolean } = {},
+  host: { hv?: Hypervisor; volumes?: Volumes; devices?: BlockDevices; accounts?: Accounts; files?: HostFiles; privileged?: boolean } = {},
 ): Context {
   return {
     actor,
@@ -62,6 +75,8 @@ export function createContext(
     volumes: host.volumes ?? new Lvm(run, config.storage.lvm_command),
     devices: host.devices ?? hostBlockDevices,
     privileged: host.privileged ?? process.getuid?.() === 0,
+    accounts: host.accounts ?? new ShadowAccounts(run, config.access.accounts_file),
+    files: host.files ?? new NodeHostFiles(),
     commandLine,
   };
 }
@@ -86,20 +101,31 @@ export async function withHostLock<T>(ctx: Context, onWait: (() => void) | undef
 }
 
 let dnsClient: Promise<DnsTransport> | undefined;
-/** One DNS client per process, opened (key read) on first use. */
+/**
+ * One DNS client per process, opened (key read) on first use. A failed open is forgotten, so the
+ * next call (a fixed key file, say, in a long-running server) tries again.
+ */
 export function dnsFor(ctx: Context): Promise<DnsTransport> {
-  dnsClient ??= openDns(ctx.config);
+  if (!dnsClient) {
+    const opening = openDns(ctx.config);
+    dnsClient = opening;
+    opening.catch(() => {
+      if (dnsClient === opening) dnsClient = undefined;
+    });
+  }
   return dnsClient;
 }
 
-/** Refuse before any change when the VM's DNS names hold data raptor would not write. */
-async function precheckDns(ctx: Context, plan: CreatePlan): Promise<void> {
-  const step = plan.steps.find((s) => s.kind === 'dns-add');
-  if (!step || step.kind !== 'dns-add') return;
-  const dns = await dnsFor(ctx);
-  const records = vmRecords(ctx.config, step.vm);
-  await checkZones(dns, [...new Set(records.rrsets.map((r) => r.zone))]);
-  planAdd(records, await observeDns(dns, queriesForVm(records)), { force: step.force });
+/**
+ * Plan with what the planner asks of DNS: a first plan names the VM's DNS questions (they depend
+ * on its bridge), the server is asked them, and the second plan has the exact DNS changes.
+ */
+async function planWithDns<P extends { dnsQuestions?: DnsQuestions }>(ctx: Context, host: HostState, plan: (h: HostState) => P): Promise<P> {
+  const first = plan(host);
+  if (!first.dnsQuestions) return first;
+  const again = plan({ ...host, dns: await observeVmDns(await dnsFor(ctx), first.dnsQuestions) });
+  if (again.dnsQuestions) throw new RaptorError('unexpected', 'DNS planning: the plan still asks for DNS answers after they were given');
+  return again;
 }
 
 export interface ApplyOutcome<P> {
@@ -107,13 +133,19 @@ export interface ApplyOutcome<P> {
   reports: StepReport[];
 }
 
-/** A create request before its new domain has a UUID (the service picks one). */
-export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string };
+/** A create request before its new domain has a UUID (the service picks one); `account`: --ssh-key's host account. */
+export type NewVmRequest = Omit<CreateRequest, 'uuid'> & { uuid?: string; account?: { keys: SshPublicKey[]; addExisting: boolean } };
 
-export async function planVmCreate(ctx: Context, req: NewVmRequest): Promise<CreatePlan> {
+/** Observe the host (and DNS, for the VM's names) and plan; a dry run gets the same refusals as a real create. */
+export async function planVmCreate(ctx: Context, req: NewVmRequest, opts: { dryRun?: boolean } = { dryRun: true }): Promise<VmCreatePlan> {
   authorize(ctx, 'vm create', domainName(req.vm));
+  // the account's refusals (system account, existing outside the group) come first, as they always did
+  const account = req.account ? await planAccountChange(ctx, req.vm.user, req.account.keys, { addExisting: req.account.addExisting, dryRun: Boolean(opts.dryRun) }) : undefined;
   const host = await observeHost(ctx.config, ctx.hv, ctx.volumes);
-  return planCreate(ctx.config, { ...req, uuid: req.uuid ?? randomUUID() }, host, new Date());
+  const full = { ...req, uuid: req.uuid ?? randomUUID() };
+  const now = new Date();
+  const plan = await planWithDns(ctx, host, (h) => planCreate(ctx.config, full, h, now));
+  return account ? withAccountSteps(plan, account) : plan;
 }
 
 function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undone', error?: unknown, extra: Record<string, unknown> = {}): void {
@@ -127,15 +159,16 @@ function auditApply(ctx: Context, steps: Step[], result: 'ok' | 'failed' | 'undo
 }
 
 /** Apply a plan made under the host lock; one audit entry (with `audit`'s fields) either way. */
-export async function runApply<P extends { steps: Step[] }>(
+export async function runApply<P extends { steps: Step[]; dnsQuestions?: DnsQuestions }>(
   ctx: Context,
   plan: P,
-  deps: Partial<ExecutorDeps>,
-  onStep?: (s: Step, st: string) => void,
+  deps: Partial<Pick<ExecutorDeps, 'wipe'>>,
+  onEvent?: ProgressListener,
   audit: Record<string, unknown> = {},
 ): Promise<ApplyOutcome<P>> {
+  // a plan still waiting for DNS answers has no DNS step: applying it would skip DNS silently
+  if (plan.dnsQuestions) throw new RaptorError('unexpected', 'refusing to apply a plan made without the DNS answers it needs');
   const executors = hostExecutors({
-    ...(deps.onImageProgress ? { onImageProgress: deps.onImageProgress } : {}),
     run: ctx.run,
     hv: ctx.hv,
     volumes: ctx.volumes,
@@ -143,10 +176,12 @@ export async function runApply<P extends { steps: Step[] }>(
     wipe: deps.wipe ?? { stepBytes: 256 * 1024 * 1024, offload: true, verify: 'sample' },
     dns: () => dnsFor(ctx),
     config: ctx.config,
+    accounts: ctx.accounts,
+    files: ctx.files,
   });
   try {
     // plans are made under the host lock from a fresh observation: what is done is not in them
-    const reports = await applyPlan(plan.steps, executors, { checkDone: false, afterStep: failpoint, ...(onStep ? { onStep } : {}) });
+    const reports = await applyPlan(plan.steps, withInjectedFailure(executors), { afterStep: failpoint, ...(onEvent ? { onEvent } : {}) });
     auditApply(ctx, plan.steps, 'ok', undefined, audit);
     return { plan, reports };
   } catch (err) {
@@ -165,16 +200,18 @@ export async function runApply<P extends { steps: Step[] }>(
 export async function createVm(
   ctx: Context,
   req: NewVmRequest,
-  opts: { onWait?: () => void; onStep?: (s: Step, st: string) => void; onImageProgress?: (chunk: string) => void } = {},
-): Promise<ApplyOutcome<CreatePlan>> {
+  opts: { onWait?: () => void; onEvent?: ProgressListener } = {},
+): Promise<ApplyOutcome<VmCreatePlan>> {
   authorize(ctx, 'vm create', domainName(req.vm));
   return withHostLock(ctx, opts.onWait, async () => {
-    const plan = await planVmCreate(ctx, req);
-    await precheckDns(ctx, plan);
+    // DNS is observed here too, under the lock: a conflict is refused before the first change
+    const plan = await planVmCreate(ctx, req, { dryRun: false });
+    // the account record is written by the account steps: its directory must be root's first
+    if (plan.account && !plan.account.result.nixos) await ctx.accounts.prepareRecord();
     // a seed directory others could write is refused before the first change, not halfway
     const seed = plan.steps.find((s) => s.kind === 'seed-write');
     if (seed?.kind === 'seed-write') ensureSeedDir(dirname(seed.path));
-    return runApply(ctx, plan, opts.onImageProgress ? { onImageProgress: opts.onImageProgress } : {}, opts.onStep, req.ignoreQuota ? { ignoreQuota: true } : {});
+    return runApply(ctx, plan, {}, opts.onEvent, req.ignoreQuota ? { ignoreQuota: true } : {});
   });
 }
 
@@ -202,7 +239,7 @@ export async function planVmDestroy(ctx: Context, vm: VmId): Promise<DestroyPlan
     await new Promise((r) => setTimeout(r, 500));
     seen = await observe();
   }
-  return planDestroy(ctx.config, vm, seen.host, ctx.config.shutdown_timeout_s, seen.facts);
+  return planWithDns(ctx, seen.host, (h) => planDestroy(ctx.config, vm, h, ctx.config.shutdown_timeout_s, seen.facts));
 }
 
 export async function destroyVm(
@@ -210,8 +247,8 @@ export async function destroyVm(
   vm: VmId,
   opts: {
     onWait?: () => void;
-    onStep?: (s: Step, st: string) => void;
-    wipe: { offload: boolean; verify: 'sample' | 'full'; stepBytes: number; onProgress?: (p: WipeProgress) => void };
+    onEvent?: ProgressListener;
+    wipe: { offload: boolean; verify: 'sample' | 'full'; stepBytes: number };
   },
 ): Promise<ApplyOutcome<DestroyPlan>> {
   authorize(ctx, 'vm destroy', domainName(vm));
@@ -219,7 +256,7 @@ export async function destroyVm(
     // every refusal (held volume, another domain's disk) comes from the planner, before any change
     const plan = await planVmDestroy(ctx, vm);
     try {
-      return await runApply(ctx, plan, { wipe: opts.wipe }, opts.onStep);
+      return await runApply(ctx, plan, { wipe: opts.wipe }, opts.onEvent);
     } catch (err) {
       throw halfwayFailure(err, plan);
     }
@@ -388,6 +425,8 @@ export function consoleLogPath(ctx: Context, vm: VmId): string {
 
 export function readConsoleLog(ctx: Context, vm: VmId): string {
   const path = consoleLogPath(ctx, vm);
+  // a root process acting for a non-admin must not read for them what root alone may read
+  if (actsForAnother(ctx) && roleOf(ctx.actor, ctx.config.access) !== 'admin') throw new RaptorError('not-allowed', `the console log ${path} is readable by admins only`);
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
@@ -400,32 +439,32 @@ export function readConsoleLog(ctx: Context, vm: VmId): string {
 
 /** Wait until a console line matches; each line is stamped with when it was first seen. */
 export async function waitForConsole(ctx: Context, vm: VmId, re: RegExp, timeoutS: number): Promise<{ match: ConsoleLine; lines: ConsoleLine[] }> {
-  const path = consoleLogPath(ctx, vm);
+  return waitForLogLine(consoleLogPath(ctx, vm), re, timeoutS, `the console of ${domainName(vm)}`);
+}
+
+/** Wait until a line of the log at `path` matches, reading only what was added since the last look. */
+export async function waitForLogLine(path: string, re: RegExp, timeoutS: number, what: string, pollMs = 100): Promise<{ match: ConsoleLine; lines: ConsoleLine[] }> {
   const t0 = Date.now();
   const lines: ConsoleLine[] = [];
-  let seen = 0;
   let partial = '';
-  for (;;) {
-    let text = '';
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch {
-      // not there yet: virtlogd creates it when the guest starts
+  // virtlogd creates the file when the guest starts, and a new one when it restarts
+  const tail = new LogTail(path);
+  try {
+    for (;;) {
+      const parts = (partial + (await tail.read())).split(/\r?\n/);
+      partial = parts.pop() ?? '';
+      for (const t of parts) {
+        const line = { ms: Date.now() - t0, text: t.replace(/\r/g, '') };
+        lines.push(line);
+        if (re.test(line.text)) return { match: line, lines };
+      }
+      if (Date.now() - t0 > timeoutS * 1000) {
+        const last = [...lines.map((l) => l.text), partial].filter((l) => l.trim()).slice(-5);
+        throw new RaptorError('unexpected', `timed out after ${timeoutS} s waiting for /${re.source}/ on ${what}; last console lines:\n${last.map((l) => `  ${l}`).join('\n') || '  (nothing)'}`);
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
     }
-    if (text.length < seen) seen = 0; // truncated by a restart
-    const fresh = partial + text.slice(seen);
-    seen = text.length;
-    const parts = fresh.split(/\r?\n/);
-    partial = parts.pop() ?? '';
-    for (const t of parts) {
-      const line = { ms: Date.now() - t0, text: t.replace(/\r/g, '') };
-      lines.push(line);
-      if (re.test(line.text)) return { match: line, lines };
-    }
-    if (Date.now() - t0 > timeoutS * 1000) {
-      const tail = [...lines.map((l) => l.text), partial].filter((l) => l.trim()).slice(-5);
-      throw new RaptorError('unexpected', `timed out after ${timeoutS} s waiting for /${re.source}/ on the console of ${domainName(vm)}; last console lines:\n${tail.map((l) => `  ${l}`).join('\n') || '  (nothing)'}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    await tail.close();
   }
 }

@@ -109,7 +109,7 @@ export const stagingDir = (): string => process.env.TMPDIR || '/var/tmp';
  */
 export async function writeImageFile(
   run: Runner,
-  opts: { image: string; format: ImageFormat; virtualSize: number; target: string; onProgress?: (chunk: string) => void },
+  opts: { image: string; format: ImageFormat; virtualSize: number; target: string; onProgress?: (done: number, total: number) => void },
 ): Promise<void> {
   const label = labelOf(opts.image);
   let f = openRegularFile(opts.image, 'image');
@@ -129,10 +129,34 @@ export async function writeImageFile(
     await run(['qemu-img', 'convert', '-p', '-n', '-O', 'raw', '-t', 'none', strictSource(opts.format, INHERITED), opts.target], {
       fd3: f.fd,
       timeoutMs: 3_600_000,
-      ...(opts.onProgress ? { onStdout: opts.onProgress } : {}),
+      ...(opts.onProgress ? { onStdout: qemuImgProgress(opts.virtualSize, opts.onProgress) } : {}),
     });
   } finally {
     f.close();
     if (staged) rmSync(staged, { recursive: true, force: true });
   }
+}
+
+/**
+ * qemu-img's `-p` output ("    (12.34/100%)\r", over and over) as bytes of the image's virtual
+ * size: it reports only a percentage of the work, so done = that share of the virtual size.
+ */
+export function qemuImgProgress(virtualSize: number, onProgress: (done: number, total: number) => void): (chunk: string) => void {
+  let pending = '';
+  let last = -1;
+  return (chunk) => {
+    pending += chunk;
+    const marks = [...pending.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)];
+    const end = marks.at(-1);
+    if (!end) {
+      pending = pending.slice(-64); // a mark split across chunks
+      return;
+    }
+    pending = pending.slice(end.index + end[0].length);
+    const pct = Math.min(100, Number(end[1]));
+    const done = Math.round((pct / 100) * virtualSize);
+    if (done === last) return;
+    last = done;
+    onProgress(done, virtualSize);
+  };
 }

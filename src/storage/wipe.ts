@@ -1,6 +1,7 @@
 // Zeroing a volume before it is removed: BLKZEROOUT (blkdiscard --zeroout) in steps when the
 // device offloads write-zeroes, else large aligned direct writes (dd oflag=direct); then verify.
-import { constants, openSync, closeSync, readSync, realpathSync, readFileSync } from 'node:fs';
+import { realpathSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { RaptorError } from '../core/errors.ts';
 import type { Runner } from '../host/runner.ts';
@@ -56,7 +57,7 @@ export async function zeroVolume(run: Runner, devPath: string, sizeBytes: number
     opts.onProgress?.({ done: offset + length, total: sizeBytes, phase: 'zero' });
     if (performance.now() - t0 < 250 && step < 64 * 1024 ** 3) step *= 2;
   }
-  const verifiedBytes = verifyZeroes(devPath, sizeBytes, opts);
+  const verifiedBytes = await verifyZeroes(devPath, sizeBytes, opts);
   return { method: offload ? 'write-zeroes' : 'zero-write', bytes: sizeBytes, verifiedBytes };
 }
 
@@ -65,7 +66,7 @@ const CHUNK = 1024 * 1024;
 const SAMPLE = 64 * 1024;
 
 /** Read back and check for zeros: every byte with 'full', else the first and last 64 KiB and 64 samples spread between. */
-export function verifyZeroes(devPath: string, sizeBytes: number, opts: Pick<WipeOptions, 'verify' | 'onProgress'>): number {
+export async function verifyZeroes(devPath: string, sizeBytes: number, opts: Pick<WipeOptions, 'verify' | 'onProgress'>): Promise<number> {
   const offsets: number[] = [];
   if (opts.verify === 'full') {
     for (let o = 0; o < sizeBytes; o += 4 * CHUNK) offsets.push(o);
@@ -77,14 +78,15 @@ export function verifyZeroes(devPath: string, sizeBytes: number, opts: Pick<Wipe
   }
   const len = opts.verify === 'full' ? 4 * CHUNK : SAMPLE;
   const buf = Buffer.alloc(len);
-  const fd = openSync(devPath, constants.O_RDONLY);
+  // reads go through the thread pool, so the event loop (progress, signals, a server's other work) keeps running
+  const fh = await open(devPath, 'r');
   let checked = 0;
   const todo = [...new Set(offsets)].sort((a, b) => a - b);
   const total = todo.reduce((sum, o) => sum + Math.min(len, sizeBytes - o), 0);
   try {
     for (const o of todo) {
       const want = Math.min(len, sizeBytes - o);
-      const n = readSync(fd, buf, 0, want, o);
+      const { bytesRead: n } = await fh.read(buf, 0, want, o);
       if (n !== want) throw new RaptorError('unexpected', `verify ${devPath}: short read at ${o}`);
       const view = buf.subarray(0, n);
       const bad = firstNonZero(view);
@@ -93,7 +95,7 @@ export function verifyZeroes(devPath: string, sizeBytes: number, opts: Pick<Wipe
       opts.onProgress?.({ done: checked, total, phase: 'verify' });
     }
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
   return checked;
 }

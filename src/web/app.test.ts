@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { defaultConfig, type Config } from '../core/config.ts';
 import { conflict, notFound, RaptorError, badInput } from '../core/errors.ts';
 import { domainName, type VmId } from '../core/naming.ts';
-import type { AccountEntry } from './account-db.ts';
 import { createApp, SESSION_COOKIE } from './app.ts';
-import { CredentialStore } from './credentials.ts';
+import { CredentialStore, type AccountEntry } from '../service/web-auth.ts';
 import { Operations } from './operations.ts';
 import type { Actor, ProgressEvent, WebService } from './service-bridge.ts';
 

@@ -11,10 +11,9 @@ import { defaultConfig } from '../core/config.ts';
 import { notFound } from '../core/errors.ts';
 import { domainName, type VmId } from '../core/naming.ts';
 import type { Actor } from '../core/actor.ts';
-import type { AccountEntry } from './account-db.ts';
+import { CredentialStore, type AccountEntry } from '../service/web-auth.ts';
 import { createApp, type AppDeps } from './app.ts';
 import type { ConsoleLimits } from './console.ts';
-import { CredentialStore } from './credentials.ts';
 import { startServer } from './server.ts';
 import type { WebService } from './service-bridge.ts';
 

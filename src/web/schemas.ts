@@ -1,30 +1,28 @@
-// Request bodies of the HTTP API, validated before anything is asked of the host. Pure.
+// Request bodies of the HTTP API, validated before anything is asked of the host: the service's
+// request schemas (service/schemas.ts), narrowed to what a web client may send.
 import { z } from 'zod';
+import { PowerRequest, VmCreateRequest } from '../service/schemas.ts';
 
-const SIZE = z.string().min(1).max(32);
-
-/** POST /api/v1/vms: the fields of `raptor vm create`, sizes in the CLI's syntax ("512M"). */
-export const createVmBody = z
-  .object({
+/**
+ * POST /api/v1/vms: the service's own create request, without the CLI's fields (a file of the
+ * admin's, console waits, overrides of quotas and DNS data), each string bounded.
+ */
+export const createVmBody = VmCreateRequest.innerType()
+  .pick({ id: true, cpus: true, memory: true, disk: true, bridge: true, network: true, image: true, flavor: true, sshKeys: true, start: true, dryRun: true, expires: true })
+  .extend({
     id: z.string().min(1).max(128),
-    cpus: z.number().int().min(1).max(4096).optional(),
-    memory: SIZE.optional(),
-    disk: SIZE.optional(),
-    flavor: z.string().max(64).optional(),
     bridge: z.string().max(15).optional(),
-    network: z.literal(false).optional(),
     image: z.string().max(64).optional(),
-    sshKeys: z.array(z.string().min(1).max(16_384)).max(32).optional(),
-    start: z.boolean().optional(),
+    flavor: z.string().max(64).optional(),
+    sshKeys: z.array(z.string().min(1).max(16_384)).max(32).default([]),
     expires: z.string().max(64).optional(),
-    dryRun: z.boolean().optional(),
   })
   .strict()
   .refine((b) => !(b.bridge !== undefined && b.network === false), { message: 'bridge and network:false cannot be used together' });
 export type CreateVmBody = z.infer<typeof createVmBody>;
 
-/** POST /api/v1/vms/{id}/{start|stop|reboot}. */
-export const powerBody = z.object({ force: z.boolean().optional() }).strict();
+/** POST /api/v1/vms/{id}/{start|stop|reboot}: the service's power request without what the path gives. */
+export const powerBody = PowerRequest.omit({ id: true, verb: true });
 
 /** POST /api/v1/auth/proof: what `raptor web …` sends after writing its proof file. */
 export const proofBody = z

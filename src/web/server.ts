@@ -7,14 +7,12 @@ import { chmodSync, lstatSync, rmSync } from 'node:fs';
 import type { Config } from '../core/config.ts';
 import { notAllowed } from '../core/errors.ts';
 import { parseListen } from '../core/web-config.ts';
-import { FileAccountDb } from './account-db.ts';
 import { createApp, type AppDeps } from './app.ts';
-import { CredentialStore } from './credentials.ts';
 import { Operations } from './operations.ts';
 import { hostConsoles, hostWebService } from './service-bridge.ts';
 import { attachConsoles, type ConsoleHub, type ConsoleLimits } from './console.ts';
 import { bundledPage } from './page-assets.ts';
-import { ensureSpoolDir, redeemProof } from './spool.ts';
+import { openSignIn } from '../service/web-auth.ts';
 
 export interface RunningServer {
   server: Server;
@@ -29,13 +27,10 @@ export interface RunningServer {
 /** The real dependencies: root-only store, the spool, the host's account database, the service. */
 export function hostDeps(config: Config, configPath?: string): AppDeps {
   if (process.geteuid?.() !== 0) throw notAllowed('raptor serve runs as root (the service manager starts it): it creates VMs and acts for each signed-in user');
-  ensureSpoolDir(config.web.spool_dir);
   return {
     config,
     service: hostWebService(config, configPath ? { configPath } : {}),
-    credentials: CredentialStore.open(config.web.state_dir),
-    accounts: new FileAccountDb(),
-    redeemProof: (file, nonce) => redeemProof(config.web.spool_dir, file, nonce),
+    ...openSignIn(config),
     operations: new Operations(),
     consoles: hostConsoles(config),
     page: bundledPage(),

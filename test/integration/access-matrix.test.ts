@@ -12,7 +12,8 @@ import { actorForUser } from '../../src/host/identity.ts';
 import { runCommand } from '../../src/host/runner.ts';
 import { createContext } from '../../src/service/vm.ts';
 import { actorRun } from '../../src/service/as-actor.ts';
-import { listVms, startVm, stopVm } from '../../src/service/vm.ts';
+import { listUsers } from '../../src/service/access.ts';
+import { listVms, readConsoleLog, startVm, stopVm } from '../../src/service/vm.ts';
 import { parseVmId } from '../../src/core/naming.ts';
 import { RaptorError } from '../../src/core/errors.ts';
 import type { Actor } from '../../src/core/actor.ts';
@@ -426,11 +427,21 @@ describe('access matrix: real users through polkitd and libvirtd', { timeout: 60
     const alice = ACTORS.get('alice')!;
     assert.equal(process.getuid?.(), 0, 'this test runs as root and acts for others');
     assert.ok(alice.groups.includes('vm-users') && alice.uid !== 0);
-    const root = await listVms(as({ user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' }));
+    const rootActor: Actor = { user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' };
+    const root = await listVms(as(rootActor));
     for (const d of DOMAINS) assert.ok(root.some((v) => v.name === d), `root sees ${d}`);
     const seen = (await listVms(as(alice))).map((v) => v.name);
     assert.ok(seen.includes('alice-a'), `alice sees ${seen.join(', ')}`);
     assert.deepEqual(seen.filter((n) => !n.startsWith('alice-')), []);
+    // user list for alice: the VM names libvirt shows her, and none of root's account record
+    const users = await listUsers(as(alice));
+    const names = users.flatMap((u) => u.vms);
+    assert.ok(names.includes('alice-a'));
+    assert.deepEqual(names.filter((n) => !n.startsWith('alice-')), []);
+    assert.deepEqual(users.filter((u) => u.raptor !== null), []);
+    const forRoot = await listUsers(as(rootActor));
+    assert.equal(forRoot.find((u) => u.user === 'alice')?.raptor, 'created');
+    assert.ok(forRoot.flatMap((u) => u.vms).includes('bob-b'));
     // bob asks libvirt as bob: alice-a is not his, so libvirt does not even find it for him
     bringTo('alice-a', 'shut off');
     await assert.rejects(startVm(as(ACTORS.get('bob')!), parseVmId('alice-a')), (e: unknown) => e instanceof RaptorError && (e.kind === 'not-found' || e.kind === 'not-allowed'));
@@ -439,6 +450,8 @@ describe('access matrix: real users through polkitd and libvirtd', { timeout: 60
     assert.equal(await startVm(as(alice), parseVmId('alice-a')), 'started');
     assert.equal(domainState('alice-a'), 'running');
     assert.equal(await stopVm(as(alice), parseVmId('alice-a'), true), 'forced off');
+    // the console log is root's file: a root process does not read it for a vm-user
+    assert.throws(() => readConsoleLog(as(alice), parseVmId('alice-a')), (e: unknown) => e instanceof RaptorError && e.kind === 'not-allowed' && /readable by admins only/.test(e.message));
     // the commands for an actor really run with its uid, gid and supplementary groups (setpriv)
     // `id` as uid, gid and the set of groups (the kernel keeps supplementary groups sorted by number)
     const parseId = (out: string) => {

@@ -8,12 +8,17 @@ import type { Duplex } from 'node:stream';
 import { isNoDomain } from '../../src/libvirt/hypervisor.ts';
 import { Virsh } from '../../src/libvirt/virsh.ts';
 import { runCommand } from '../../src/host/runner.ts';
+import { actorForUser } from '../../src/host/identity.ts';
+import { actorHv } from '../../src/service/as-actor.ts';
+import { createContext } from '../../src/service/vm.ts';
 import { cleanup, loadTestConfig, raptor, RAPTOR, sh, testConfigPath } from './lib/raptor.ts';
+import { removeAccount, rootOk } from './lib/users.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const cfgPath = testConfigPath();
 const config = loadTestConfig(cfgPath);
-const VM = 'hvcon-s';
+const OWNER = 'hvcon';
+const VM = `${OWNER}-s`;
 const hv = new Virsh(runCommand, config.libvirt_uri);
 
 /** Collect the stream's output until `re` matches it (or fail after timeoutMs). */
@@ -46,12 +51,17 @@ const consoleProcesses = (): string[] =>
 describe('hypervisor console stream', () => {
   before(async () => {
     cleanup(config, [VM]);
+    removeAccount(OWNER);
+    rootOk(['useradd', '--no-create-home', '--groups', config.access.user_group, OWNER]);
     // a copy of its own: other work may rebuild the shared default image from another recipe meanwhile
     const image = sh([`${ROOT}scripts/guest-image`, '--out', '/var/cache/raptor/hv-console-guest.img']).trim().split('\n').pop()!;
     const out = await raptor(['--config', cfgPath, 'vm', 'create', VM, '--cpus', '1', '--memory', '512M', '--disk', '64M', '--image', image, '--no-network', '--no-cloud-init', '--start', '--wait-for', 'raptor-guest: ready', '--timeout', '180']);
     assert.equal(out.code, 0, out.stderr);
   });
-  after(() => cleanup(config, [VM]));
+  after(() => {
+    cleanup(config, [VM]);
+    removeAccount(OWNER);
+  });
 
   test('openConsole: the banner, then a command typed into the stream is run by the guest', async () => {
     const t0 = Date.now();
@@ -80,6 +90,20 @@ describe('hypervisor console stream', () => {
 
   test('openConsole of a missing domain: a typed no-domain error, no process started', async () => {
     const err = await hv.openConsole('hvcon-nope').catch((e: unknown) => e);
+    assert.ok(isNoDomain(err), String(err));
+  });
+
+  test("a server acting for the owner opens the owner's console as the owner; for an outsider libvirt hides it", async () => {
+    // the actor's stream runs through setpriv: polkit judges the owner, not this root process
+    const owner = createContext(config, 'test', await actorForUser(runCommand, OWNER, 'http'));
+    const stream = await actorHv(owner).openConsole(VM);
+    try {
+      await readUntil(stream, new RegExp(`Connected to domain '?${VM}'?`), 20_000);
+    } finally {
+      stream.destroy();
+    }
+    const outsider = createContext(config, 'test', await actorForUser(runCommand, 'nobody', 'http'));
+    const err = await actorHv(outsider).openConsole(VM).catch((e: unknown) => e);
     assert.ok(isNoDomain(err), String(err));
   });
 

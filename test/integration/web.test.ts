@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { RAPTOR, SANDBOX_CONFIG, cleanup, hostSnapshot, loadTestConfig, raptor } from './lib/raptor.ts';
 import { asUser, defineTinyDomain, domainState, ensureBuilt, groupExists, raptorAs, removeAccount, removeTinyDomain, root, rootOk, TEST_KEYS, waitFor } from './lib/users.ts';
@@ -13,7 +14,7 @@ import { hostWebService } from '../../src/web/service-bridge.ts';
 
 const USERS = ['alice', 'bob', 'carol', 'dave'] as const;
 const DOMAINS = ['alice-a', 'bob-b'];
-const MADE = 'alice-web';
+const MADE = `alice-w${process.pid}`;
 const DIR = `/run/raptor-sandbox/web-${process.pid}`;
 const CONFIG = `${DIR}.toml`;
 
@@ -204,6 +205,7 @@ describe('raptor serve: the web API on the sandbox', { timeout: 600_000 }, () =>
   });
 
   test('an admin creates and destroys a VM as operations with progress events; the audit log names the web user', async () => {
+    const since = new Date().toISOString();
     const made = await postJson('/api/v1/vms', { id: MADE, cpus: 1, memory: '64M', disk: '64M', network: false }, tokens.carol!);
     assert.equal(made.status, 202, await made.clone().text());
     const { operation } = (await made.json()) as { operation: string };
@@ -220,8 +222,8 @@ describe('raptor serve: the web API on the sandbox', { timeout: 600_000 }, () =>
     const wipe = dop.events.filter((e) => e.type === 'bytes' && e.phase === 'wipe');
     assert.ok(wipe.length > 0 && wipe.at(-1)!.done === wipe.at(-1)!.total, JSON.stringify(dop.events));
     assert.equal(domainState(MADE), undefined);
-    const audit = readFileSync(loadTestConfig(CONFIG).audit_log, 'utf8').trim().split('\n').slice(-20).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const lines = audit.filter((a) => JSON.stringify(a).includes(MADE));
+    const audit = readFileSync(loadTestConfig(CONFIG).audit_log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = audit.filter((a) => String(a.time) >= since && JSON.stringify(a).includes(MADE));
     assert.ok(lines.length >= 2, 'create and destroy are audited');
     for (const l of lines) assert.match(JSON.stringify(l), /http.*carol|carol.*http/);
   });
@@ -238,6 +240,12 @@ describe('raptor serve: the web API on the sandbox', { timeout: 600_000 }, () =>
     assert.equal(p.status, 403);
     assert.match(((await p.json()) as { error: { message: string } }).error.message, /proof refused/);
     root(['rm', '-f', `${DIR}/spool/${name}`]);
+    // the CLI's own refusals: a server not run as root, a bad address, a logout that does not say --all
+    const notRoot = raptorAs('alice', CONFIG, ['serve', '--listen', '127.0.0.1:1']);
+    assert.equal(notRoot.code, 5, notRoot.stderr);
+    assert.match(notRoot.stderr, /runs as root/);
+    assert.equal(raptorAs('alice', CONFIG, ['serve', '--listen', 'nowhere']).code, 2);
+    assert.equal(raptorAs('alice', CONFIG, ['web', 'logout']).code, 2);
   });
 
   test('Host and Origin: a foreign Host is refused; a forged Origin on a change is refused', async () => {
@@ -289,12 +297,56 @@ describe('raptor serve: the web API on the sandbox', { timeout: 600_000 }, () =>
     tokens.alice = tokenOf('alice');
   });
 
-  test('a restart of the server keeps valid tokens', async () => {
+  test('a restart of the server keeps valid tokens; one that expired meanwhile is 401', async () => {
+    const stale = tokenOf('carol');
+    assert.equal((await api('/api/v1/me', { token: stale })).status, 200);
     await stopServe();
+    // the token's time runs out while the server is down: its entry on disk says so
+    const file = `${DIR}/state/credentials.json`;
+    const store = JSON.parse(readFileSync(file, 'utf8')) as { credentials: { hash: string; expires: string }[] };
+    const entry = store.credentials.find((c) => c.hash === createHash('sha256').update(stale).digest('hex'));
+    assert.ok(entry, 'the store holds the token by its hash');
+    entry.expires = new Date(Date.now() - 1000).toISOString();
+    writeFileSync(file, JSON.stringify(store), { mode: 0o600 });
     await startServe();
     for (const u of ['alice', 'carol'] as const) {
       const r = await api('/api/v1/me', { token: tokens[u]! });
       assert.equal(r.status, 200, u);
+    }
+    assert.equal((await api('/api/v1/me', { token: stale })).status, 401);
+  });
+
+  test('--socket: the server on a unix socket, and raptor web token reaching it there', async () => {
+    const sockConfig = `${DIR}-socket.toml`;
+    const sock = `${DIR}/serve.sock`;
+    writeFileSync(sockConfig, readFileSync(CONFIG, 'utf8').replace(/state_dir = .*/, `state_dir = "${DIR}/state-socket"\nsocket = "${sock}"`), { mode: 0o644 });
+    const child = spawn(process.execPath, [RAPTOR, '--config', sockConfig, 'serve'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      let log = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on('data', (d: Buffer) => {
+          log += d.toString();
+          if (log.includes(`listening on unix:${sock}`)) resolve();
+        });
+        child.on('exit', (code) => reject(new Error(`serve --socket exited ${code}: ${log}`)));
+      });
+      const r = raptorAs('alice', sockConfig, ['--json', 'web', 'token']);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const token = (JSON.parse(r.stdout) as { token: string }).token;
+      const me = await new Promise<string>((resolve, reject) => {
+        const req = httpRequest({ socketPath: sock, path: '/api/v1/me', headers: { host: 'localhost', authorization: `Bearer ${token}` } }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve(body));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal((JSON.parse(me) as { user: string }).user, 'alice');
+      assert.equal((await api('/api/v1/me', { token })).status, 401, "one server's token is not another's");
+    } finally {
+      child.kill('SIGTERM');
+      rmSync(sockConfig, { force: true });
     }
   });
 

@@ -6,7 +6,7 @@ import { existsSync, linkSync, mkdtempSync, rmSync, symlinkSync, utimesSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isRaptorError } from '../core/errors.ts';
-import { checkSpoolDirForClient, redeemProof } from './spool.ts';
+import { checkSpoolDirForClient, redeemProof } from './signin-spool.ts';
 
 const NAME = 'a'.repeat(64);
 const NONCE = '0123456789abcdef'.repeat(4);

@@ -4,9 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CredentialStore, hashSecret, MAX_PER_ACCOUNT } from './credentials.ts';
+import { CredentialStore, hashSecret, MAX_PER_ACCOUNT } from './credential-store.ts';
 import { parseAccountFiles } from './account-db.ts';
-import { RateLimiter } from './rate-limit.ts';
 
 function withDir(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'raptor-cred-'));
@@ -85,12 +84,4 @@ test('the account database: primary group first, then the groups listing the use
   assert.deepEqual(db.get(1001), { user: 'alice', uid: 1001, gid: 1001, groups: ['alice', 'vm-users'] });
   assert.deepEqual(db.get(0)?.groups, ['root']);
   assert.equal(db.size, 2);
-});
-
-test('the rate limiter allows perMinute hits a minute per key', () => {
-  let now = 0;
-  const rl = new RateLimiter(2, () => now);
-  assert.deepEqual([rl.hit('a'), rl.hit('a'), rl.hit('a'), rl.hit('b')], [true, true, false, true]);
-  now = 60_001;
-  assert.equal(rl.hit('a'), true);
 });
