@@ -267,6 +267,11 @@ describe('the console WebSocket and the page on the sandbox', { timeout: 900_000
     assert.equal(await page.getByRole('button', { name: `Console ${CONSOLE_VM}` }).isVisible(), true);
     await page.screenshot({ path: `${SHOTS}/vm-list-phone.png` });
     await page.setViewportSize({ width: 1360, height: 860 });
+    // the dark scheme follows the system's preference
+    await page.emulateMedia({ colorScheme: 'dark' });
+    assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(11, 14, 19)');
+    await page.screenshot({ path: `${SHOTS}/vm-list-dark.png` });
+    await page.emulateMedia({ colorScheme: 'light' });
     // the console: keyboard only (focus the button, Enter), then type into the terminal
     await page.getByRole('button', { name: `Console ${CONSOLE_VM}` }).focus();
     await page.keyboard.press('Enter');
