@@ -77,7 +77,7 @@ export async function benchWeb(o: WebBenchOptions): Promise<WebBenchResult> {
     for (const n of names) o.defineDomain(n);
     const image = must([`${o.root}scripts/guest-image`, '--out', '/var/cache/raptor/bench-console-guest.img']).trim().split('\n').pop()!;
     for (const vm of consoleVms) {
-      must(raptor('vm', 'create', vm, '--cpus', '1', '--memory', '256M', '--disk', '64M', '--image', image, '--no-network', '--no-cloud-init', '--start', '--wait-for', 'raptor-guest: ready', '--timeout', '300'));
+      must(raptor('vm', 'create', vm, '--cpus', '1', '--memory', '512M', '--disk', '64M', '--image', image, '--no-network', '--no-cloud-init', '--start', '--wait-for', 'raptor-guest: ready', '--timeout', '300'));
     }
     server = spawn(raptor('serve')[0]!, raptor('serve').slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
