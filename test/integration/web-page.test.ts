@@ -317,7 +317,11 @@ describe('the console WebSocket and the page on the sandbox', { timeout: 900_000
     assert.ok((await page.locator('ol.steps li').count()) >= 3);
     // the plan changed nothing
     assert.deepEqual({ domains: virshNames().sort(), lvs: lvList(loadTestConfig(CONFIG)).map((l) => l.name).sort() }, before);
-    await page.locator('#view-create').screenshot({ path: `${SHOTS}/admin-create-plan.png` });
+    // a tall window rather than a stitched full-page shot (the sticky bar would land mid-page)
+    await page.setViewportSize({ width: 1360, height: 1500 });
+    await page.evaluate(() => scrollTo(0, 0));
+    await page.screenshot({ path: `${SHOTS}/admin-create-plan.png` });
+    await page.setViewportSize({ width: 1360, height: 860 });
     await page.locator('#plan-create').click();
     await page.waitForSelector(`tr[data-vm="${MADE}"]`, { timeout: 120_000 });
     assert.equal(domainState(MADE), 'shut off');
