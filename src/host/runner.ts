@@ -139,7 +139,15 @@ export interface ChildStream {
   exited: Promise<{ code: number | null; stderr: string }>;
 }
 
-export type StreamOpener = (argv: string[], opts?: { env?: Record<string, string> }) => ChildStream;
+export interface StreamOptions {
+  env?: Record<string, string>;
+  /** written to the child's stdin when the stream is destroyed, so it can leave on its own (a console's escape key) */
+  farewell?: string;
+  /** how long the child may take to leave before SIGTERM (then SIGKILL after as long again); default 1000 ms */
+  graceMs?: number;
+}
+
+export type StreamOpener = (argv: string[], opts?: StreamOptions) => ChildStream;
 
 /** A long-lived child as a byte stream (a console, a protocol over stdio); argv only, LC_ALL=C. */
 export const openCommandStream: StreamOpener = (argv, opts = {}) => {
@@ -158,7 +166,17 @@ export const openCommandStream: StreamOpener = (argv, opts = {}) => {
       cb();
     },
     destroy: (err, cb) => {
-      if (alive()) child.kill('SIGTERM');
+      if (alive()) {
+        if (opts.farewell !== undefined) child.stdin.write(opts.farewell);
+        child.stdin.end();
+        const grace = opts.graceMs ?? 1000;
+        const term = setTimeout(() => alive() && child.kill('SIGTERM'), grace);
+        const kill = setTimeout(() => alive() && child.kill('SIGKILL'), 2 * grace);
+        child.once('close', () => {
+          clearTimeout(term);
+          clearTimeout(kill);
+        });
+      }
       cb(err);
     },
   });

@@ -210,6 +210,8 @@ export class Virsh implements Hypervisor {
     const line = 'exec virsh --connect "$RAPTOR_VIRSH_URI" console "$RAPTOR_VIRSH_DOMAIN" --force';
     const { stream } = this.open(['script', '--quiet', '--flush', '--return', '--echo', 'never', '--command', line, '/dev/null'], {
       env: { RAPTOR_VIRSH_URI: this.uri, RAPTOR_VIRSH_DOMAIN: name, SHELL: '/bin/sh' },
+      // Ctrl+], virsh console's escape: it detaches and exits, freeing the console for the next session
+      farewell: '\x1d',
     });
     return stream;
   }

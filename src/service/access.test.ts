@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveConfig } from '../core/config.ts';
+import { parseConfigText } from '../core/config.ts';
 import { isRaptorError } from '../core/errors.ts';
 import { runCommand, type Runner } from '../host/runner.ts';
-import type { Hypervisor } from '../libvirt/hypervisor.ts';
+import { FakeHypervisor } from '../libvirt/fake-hypervisor.ts';
 import { FakeVolumes } from '../storage/fake-volumes.ts';
-import { createContext } from './vm.ts';
+import { createContext, createVm, planVmCreate } from './vm.ts';
 import { FakeAccounts } from '../access/accounts-fake.ts';
 import { FakeHostFiles } from '../host/host-files-fake.ts';
 import { parsePublicKey } from '../access/ssh-keys.ts';
@@ -26,7 +26,11 @@ const KEY2 = parsePublicKey('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAcHBwcHBwcHBwc
 
 function fakeCtx(vms: string[] = []) {
   const dir = mkdtempSync(join(tmpdir(), 'raptor-svc-'));
-  const config = { ...resolveConfig({}), lock_file: join(dir, 'lock'), audit_log: join(dir, 'audit.jsonl') };
+  // no DNS, no reserved CPUs, scratch paths: vm create runs on the fakes too
+  const config = parseConfigText(
+    [`lock_file = "${dir}/lock"`, `audit_log = "${dir}/audit.jsonl"`, `nvram_dir = "${dir}/nvram"`, `seed_dir = "${dir}/seeds"`, 'domain_type = "qemu"', '[cpus]', 'reserved = ""', '[dns]', 'enabled = false', '[[bridges]]', 'name = "br-vm1"'].join('\n'),
+    'test',
+  );
   // only the host lock's flock may run: every account and file change goes through the fakes
   const run: Runner = async (argv, opts) => {
     if (argv[0] === 'flock') return runCommand(argv, opts);
@@ -38,9 +42,11 @@ function fakeCtx(vms: string[] = []) {
   files.put('/etc/login.defs', 'UID_MIN 1000\nUID_MAX 60000\n');
   files.put('/etc/libvirt/libvirtd.conf', '#access_drivers = [ "polkit" ]\n', 0o640);
   files.put('/etc/libvirt/virtqemud.conf', '');
-  const hv = { list: async () => vms.map((name) => ({ name, state: 'shut off' })) } as unknown as Hypervisor;
+  const hv = new FakeHypervisor();
+  for (const name of vms) hv.add(`<domain type="qemu"><name>${name}</name></domain>`);
+  const volumes = new FakeVolumes(config.storage.vg, 10 * 1024 ** 3);
   const actor = { user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' as const };
-  const ctx: AccessContext = createContext(config, 'test', actor, run, { hv, volumes: new FakeVolumes(config.storage.vg, 1024 ** 3), accounts, files, privileged: true });
+  const ctx: AccessContext = createContext(config, 'test', actor, run, { hv, volumes, accounts, files, privileged: true });
   const audit = (): { result: string; plan: string[] }[] => {
     try {
       return readFileSync(config.audit_log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { result: string; plan: string[] });
@@ -48,7 +54,7 @@ function fakeCtx(vms: string[] = []) {
       return [];
     }
   };
-  return { ctx, accounts, files, audit, done: () => rmSync(dir, { recursive: true, force: true }) };
+  return { ctx, accounts, files, hv, volumes, audit, done: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 const kinds = (steps: Step[]) => steps.map((s) => s.kind);
@@ -220,4 +226,29 @@ test('vm create: the account steps come after the VM is defined, before it start
   assert.deepEqual(kinds(withAccountSteps(plan, account).steps), ['lv-create', 'domain-define', 'account-create', 'keys-install', 'domain-start', 'lv-untag']);
   const unstarted = { steps: [{ kind: 'lv-create' }, { kind: 'lv-untag' }] } as unknown as CreatePlan;
   assert.deepEqual(kinds(withAccountSteps(unstarted, account).steps), ['lv-create', 'lv-untag', 'account-create', 'keys-install']);
+});
+
+test('vm create --ssh-key: the dry-run plan holds the account steps; a failing key step undoes the account and the VM', async () => {
+  const { ctx, accounts, hv, volumes, audit, done } = fakeCtx();
+  const req = { vm: { user: 'alice', name: 'web' }, cpus: 1, memoryBytes: 512 * 2 ** 20, diskBytes: 2 ** 30, start: true, account: { keys: [KEY], addExisting: false } };
+  const dry = await planVmCreate(ctx, req);
+  assert.deepEqual(kinds(dry.steps), ['lv-create', 'domain-define', 'account-create', 'keys-install', 'domain-start', 'lv-untag']);
+  assert.equal(dry.account?.result.accountCreated, true);
+  assert.equal(dry.account?.result.dryRun, true);
+  assert.deepEqual(accounts.calls, []);
+  accounts.failOn = 'writeAuthorizedKeys';
+  await assert.rejects(createVm(ctx, req), /injected failure: writeAuthorizedKeys \(finished steps were undone\)/);
+  assert.equal(accounts.users.get('alice'), undefined);
+  assert.deepEqual(accounts.record.accounts, []);
+  assert.equal(hv.domains.size, 0, 'the domain was undefined again');
+  assert.equal(volumes.lvMap.size, 0, 'the volume was removed again');
+  assert.deepEqual(audit().map((a) => a.result), ['undone']);
+  // without the failure: the account is made with the VM, before it starts
+  accounts.failOn = undefined;
+  const { plan, reports } = await createVm(ctx, req);
+  assert.equal(plan.account?.result.dryRun, false);
+  assert.ok(reports.every((r) => r.status === 'done'));
+  assert.equal(accounts.keyFiles.get('/home/alice/.ssh/authorized_keys')?.text, `${KEY.type} ${KEY.base64} alice@laptop\n`);
+  assert.equal(hv.domains.get('alice-web')?.state, 'running');
+  done();
 });

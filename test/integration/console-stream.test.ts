@@ -5,7 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import { isNoDomain } from '../../src/libvirt/hypervisor.ts';
+import { RaptorError } from '../../src/core/errors.ts';
+import { isAuthFailure, isNoDomain } from '../../src/libvirt/hypervisor.ts';
 import { Virsh } from '../../src/libvirt/virsh.ts';
 import { runCommand } from '../../src/host/runner.ts';
 import { actorForUser } from '../../src/host/identity.ts';
@@ -48,6 +49,12 @@ function readUntil(stream: Duplex, re: RegExp, timeoutMs: number, seen = { text:
 const consoleProcesses = (): string[] =>
   sh(['ps', '-eo', 'pid=,args=']).split('\n').filter((l) => l.includes('virsh') && l.includes(' console ') && l.includes(VM)).map((l) => l.trim());
 
+/** Wait (up to 5 s) until no virsh console of VM runs, and say so. */
+async function noConsoleLeft(): Promise<void> {
+  for (let i = 0; i < 50 && consoleProcesses().length; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(consoleProcesses(), []);
+}
+
 describe('hypervisor console stream', () => {
   before(async () => {
     cleanup(config, [VM]);
@@ -84,8 +91,7 @@ describe('hypervisor console stream', () => {
       stream.destroy();
     }
     // destroying the stream ends virsh console: nothing is left attached
-    for (let i = 0; i < 50 && consoleProcesses().length; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.deepEqual(consoleProcesses(), []);
+    await noConsoleLeft();
   });
 
   test('openConsole of a missing domain: a typed no-domain error, no process started', async () => {
@@ -93,7 +99,7 @@ describe('hypervisor console stream', () => {
     assert.ok(isNoDomain(err), String(err));
   });
 
-  test("a server acting for the owner opens the owner's console as the owner; for an outsider libvirt hides it", async () => {
+  test("a server acting for the owner opens the owner's console as the owner; libvirt refuses an outsider", async () => {
     // the actor's stream runs through setpriv: polkit judges the owner, not this root process
     const owner = createContext(config, 'test', await actorForUser(runCommand, OWNER, 'http'));
     const stream = await actorHv(owner).openConsole(VM);
@@ -102,9 +108,11 @@ describe('hypervisor console stream', () => {
     } finally {
       stream.destroy();
     }
+    await noConsoleLeft();
+    // not in the user group: polkit refuses the connection itself (libvirt's VIR_ERR_AUTH_FAILED), exit 5
     const outsider = createContext(config, 'test', await actorForUser(runCommand, 'nobody', 'http'));
     const err = await actorHv(outsider).openConsole(VM).catch((e: unknown) => e);
-    assert.ok(isNoDomain(err), String(err));
+    assert.ok(isAuthFailure(err) && err instanceof RaptorError && err.kind === 'not-allowed', String(err));
   });
 
   test('raptor vm console attaches a terminal (Ctrl+] leaves, exit 0)', async () => {
