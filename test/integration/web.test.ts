@@ -225,7 +225,11 @@ describe('raptor serve: the web API on the sandbox', { timeout: 600_000 }, () =>
     const audit = readFileSync(loadTestConfig(CONFIG).audit_log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const lines = audit.filter((a) => String(a.time) >= since && JSON.stringify(a).includes(MADE));
     assert.ok(lines.length >= 2, 'create and destroy are audited');
-    for (const l of lines) assert.match(JSON.stringify(l), /http.*carol|carol.*http/);
+    for (const l of lines) {
+      assert.equal(l.user, 'carol', JSON.stringify(l));
+      assert.equal(l.via, 'http');
+      assert.equal(l.uid, Number(rootOk(['id', '-u', 'carol']).trim()));
+    }
   });
 
   test('an outsider gets exit 5 from raptor web token; a symlinked proof is refused', async () => {
