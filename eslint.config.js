@@ -15,6 +15,12 @@ const PURE = [
   'src/dns/tsig.ts',
   'src/access/polkit-rules.ts',
   'src/access/permissions.ts',
+  'src/access/account-types.ts',
+  'src/access/ssh-keys.ts',
+  'src/libvirt/domain-caps.ts',
+  'src/plan/account-planner.ts',
+  'src/plan/account-steps.ts',
+  'src/plan/dns-steps.ts',
   'src/access/libvirt-conf.ts',
   'src/access/login-defs.ts',
   'src/access/nixos.ts',
@@ -26,6 +32,7 @@ const PURE = [
   'src/plan/usage.ts',
   'src/plan/steps.ts',
   'src/plan/events.ts',
+  'src/plan/apply.ts',
 ];
 
 // The modules that reach the host (processes, files, sockets), by path as imported.

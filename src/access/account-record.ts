@@ -6,21 +6,9 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs
 import { dirname } from 'node:path';
 import { notAllowed, RaptorError } from '../core/errors.ts';
 import { dirProblems, fileProblems, writeTrustedAtomic } from '../host/trusted-files.ts';
+import type { AccountRecord, AccountRecordEntry } from './account-types.ts';
 
-export interface AccountRecordEntry {
-  user: string;
-  uid: number;
-  /** created: raptor ran useradd; added: an existing account joined the user group (--add-existing) */
-  how: 'created' | 'added';
-  at: string;
-  /** the admin behind the command */
-  by: string;
-}
-
-export interface AccountRecord {
-  version: 1;
-  accounts: AccountRecordEntry[];
-}
+export { recordedEntry, withEntry, withoutUser, type AccountRecord, type AccountRecordEntry } from './account-types.ts';
 
 export const RECORD_MODE = 0o600;
 const errCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
@@ -69,15 +57,3 @@ export function writeAccountRecord(path: string, record: AccountRecord): void {
   const sorted = { version: 1, accounts: [...record.accounts].sort((a, b) => a.user.localeCompare(b.user)) };
   writeTrustedAtomic(path, JSON.stringify(sorted, null, 2) + '\n', RECORD_MODE, 'the account record');
 }
-
-/** The entry for this account as it is now (same name and uid), if raptor recorded one. */
-export const recordedEntry = (record: AccountRecord, user: string, uid: number): AccountRecordEntry | undefined =>
-  record.accounts.find((e) => e.user === user && e.uid === uid);
-
-/** The record with `entry` in place of any older entry for the same name. */
-export const withEntry = (record: AccountRecord, entry: AccountRecordEntry): AccountRecord => ({
-  version: 1,
-  accounts: [...record.accounts.filter((e) => e.user !== entry.user), entry],
-});
-
-export const withoutUser = (record: AccountRecord, user: string): AccountRecord => ({ version: 1, accounts: record.accounts.filter((e) => e.user !== user) });

@@ -10,64 +10,13 @@ import { readBoundedText } from '../host/files.ts';
 import { ensureSafeDir } from '../host/trusted-files.ts';
 import type { Runner } from '../host/runner.ts';
 import { AUTHORIZED_KEYS_MODE } from './ssh-keys.ts';
-import { readAccountRecord, writeAccountRecord, type AccountRecord } from './account-record.ts';
+import { readAccountRecord, writeAccountRecord } from './account-record.ts';
+import type { Account, AccountRecord, Accounts, AuthorizedKeysFile, AuthorizedKeysWant, Group } from './account-types.ts';
+
+export type { Account, Accounts, AuthorizedKeysFile, AuthorizedKeysWant, Group } from './account-types.ts';
 
 /** Largest authorized_keys raptor merges into (hundreds of keys). */
 export const MAX_AUTHORIZED_KEYS_BYTES = 1024 * 1024;
-
-export interface Account {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-  shell: string;
-}
-
-export interface Group {
-  name: string;
-  gid: number;
-  members: string[];
-}
-
-/** A user's ~/.ssh/authorized_keys as it is: undefined fields are missing. */
-export interface AuthorizedKeysFile {
-  path: string;
-  dirMode?: number;
-  fileMode?: number;
-  text?: string;
-}
-
-/** What to make a user's authorized_keys: undefined removes it (the directory only when empty). */
-export interface AuthorizedKeysWant {
-  dirMode?: number;
-  fileMode?: number;
-  text?: string;
-}
-
-/** The host's accounts, groups, raptor's account record and users' authorized_keys. */
-export interface Accounts {
-  user(name: string): Promise<Account | undefined>;
-  group(name: string): Promise<Group | undefined>;
-  /** every group the user is in (primary and supplementary), by name */
-  groupsOf(name: string): Promise<string[]>;
-  createGroup(name: string): Promise<void>;
-  removeGroup(name: string): Promise<void>;
-  /** a login account with a home and bash, in `group` */
-  createUser(name: string, group: string): Promise<void>;
-  addToGroup(name: string, group: string): Promise<void>;
-  removeFromGroup(name: string, group: string): Promise<void>;
-  removeUser(name: string, purge: boolean): Promise<void>;
-  /** the record of accounts raptor made (refused when others could have written it) */
-  readRecord(): Promise<AccountRecord>;
-  writeRecord(record: AccountRecord): Promise<void>;
-  /** create the record's directory if missing and refuse one others could change */
-  prepareRecord(): Promise<void>;
-  /** where the record is, for messages and plans */
-  readonly recordPath: string;
-  /** the user's authorized_keys, read as the user (a FIFO, device or huge file is a conflict) */
-  readAuthorizedKeys(account: Account): Promise<AuthorizedKeysFile>;
-  writeAuthorizedKeys(account: Account, want: AuthorizedKeysWant): Promise<void>;
-}
 
 /** The real accounts: shadow utils through the runner, files through node:fs. */
 export class ShadowAccounts implements Accounts {

@@ -43,7 +43,7 @@ function fakeRoot(nixos: boolean): string {
 
 function ctxWith(rootDir: string, run: Runner): AccessContext {
   const config = resolveConfig({});
-  const base = createContext(config, 'test', { user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' }, run);
+  const base = createContext(config, 'test', { user: 'root', uid: 0, gid: 0, groups: ['root'], via: 'cli' }, run, { privileged: true });
   return { ...base, accounts: new ShadowAccounts(run, join(rootDir, config.access.accounts_file)), rootDir };
 }
 

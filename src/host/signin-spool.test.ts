@@ -6,7 +6,7 @@ import { existsSync, linkSync, mkdtempSync, rmSync, symlinkSync, utimesSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isRaptorError } from '../core/errors.ts';
-import { checkSpoolDirForClient, redeemProof } from './signin-spool.ts';
+import { checkSpoolDirForClient, PROOF_MAX_AGE_MS, redeemProof, sweepStaleProofs } from './signin-spool.ts';
 
 const NAME = 'a'.repeat(64);
 const NONCE = '0123456789abcdef'.repeat(4);
@@ -95,5 +95,17 @@ test('the client refuses a spool that is not a root-owned sticky directory', () 
     chmodSync(dir, 0o777);
     assert.throws(() => checkSpoolDirForClient(dir), (e: unknown) => isRaptorError(e, 'not-allowed') || isRaptorError(e, 'unexpected'));
     assert.throws(() => checkSpoolDirForClient(join(dir, 'missing')), /missing/);
+  });
+});
+
+test('proofs nobody redeemed are swept once they are well past their age; fresh ones stay', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, 'old'), proofText(), { mode: 0o600 });
+    writeFileSync(join(dir, 'new'), proofText(), { mode: 0o600 });
+    const old = (Date.now() - 3 * PROOF_MAX_AGE_MS) / 1000;
+    utimesSync(join(dir, 'old'), old, old);
+    assert.equal(sweepStaleProofs(dir), 1);
+    assert.equal(existsSync(join(dir, 'old')), false);
+    assert.equal(existsSync(join(dir, 'new')), true);
   });
 });

@@ -2,7 +2,7 @@
 // spool directory, and the server credits the uid that owns it. The file carries a nonce the CLI
 // also sends, so only the process that made it (or root) can redeem it.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { badInput, notAllowed, RaptorError } from '../core/errors.ts';
 import { ensureSafeDir } from '../host/trusted-files.ts';
@@ -121,4 +121,31 @@ export function redeemProof(dir: string, name: string, nonce: string, now = Date
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Server side: delete proofs nobody redeemed (a CLI killed halfway), so the spool does not fill.
+ * Only entries older than twice the proof age go; the number removed.
+ */
+export function sweepStaleProofs(dir: string, now = Date.now()): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    try {
+      const st = lstatSync(join(dir, name));
+      // sticky directory: only the entry's owner could swap it meanwhile, and it is their own then
+      if (now - st.mtimeMs > 2 * PROOF_MAX_AGE_MS && !st.isDirectory()) {
+        unlinkSync(join(dir, name));
+        removed++;
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return removed;
 }

@@ -4,8 +4,7 @@ import { conflict, notAllowed, notFound } from '../core/errors.ts';
 import { ensurePolkitAccessDriver, ACCESS_DRIVERS_LINE } from '../access/libvirt-conf.ts';
 import { isSystemUid, NOBODY_UID, type UidRange } from '../access/login-defs.ts';
 import { AUTHORIZED_KEYS_MODE, mergeAuthorizedKeys, SSH_DIR_MODE, type SshPublicKey } from '../access/ssh-keys.ts';
-import type { Account, AuthorizedKeysFile, Group } from '../access/accounts.ts';
-import type { AccountRecord } from '../access/account-record.ts';
+import type { Account, AccountRecord, AuthorizedKeysFile, Group } from '../access/account-types.ts';
 import type { AccountStep } from './account-steps.ts';
 
 /** What the host holds for one user, looked at under the host lock. */

@@ -5,7 +5,7 @@ import type { Config } from '../core/config.ts';
 import { FileAccountDb, type AccountLookup } from '../host/account-db.ts';
 import { CredentialStore } from '../host/credential-store.ts';
 import { postToServer } from '../host/serve-client.ts';
-import { ensureSpoolDir, redeemProof, removeProof, writeProof } from '../host/signin-spool.ts';
+import { ensureSpoolDir, redeemProof, removeProof, sweepStaleProofs, writeProof } from '../host/signin-spool.ts';
 
 export { CredentialStore, type Credential, type CredentialKind } from '../host/credential-store.ts';
 export type { AccountEntry, AccountLookup } from '../host/account-db.ts';
@@ -32,6 +32,9 @@ export interface SignInDeps {
 /** The server's side, as root: the spool made and checked, the store opened, the account database. */
 export function openSignIn(config: Config): SignInDeps {
   ensureSpoolDir(config.web.spool_dir);
+  sweepStaleProofs(config.web.spool_dir);
+  // proofs of CLIs killed halfway: a tenant cannot fill the spool for good
+  setInterval(() => sweepStaleProofs(config.web.spool_dir), 300_000).unref();
   return {
     credentials: CredentialStore.open(config.web.state_dir),
     accounts: new FileAccountDb(),

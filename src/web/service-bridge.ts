@@ -40,11 +40,12 @@ export interface WebService {
 }
 
 /** The real service, for a server running as root on the host. */
-export function hostWebService(config: Config, opts: { configPath?: string } = {}): WebService {
+/** `host`: stand-in adapters (unit tests on the fakes); the real host otherwise. */
+export function hostWebService(config: Config, opts: { configPath?: string; run?: Parameters<typeof createContext>[3]; host?: Parameters<typeof createContext>[4] } = {}): WebService {
   const line = (actor: Actor, what: string) => `${what} (http, web user ${actor.user})`;
   // the service runs reads and interactions as the actor (setpriv), so libvirt's polkit rules
   // decide as for the user's own virsh; admin-only changes run in this process after authorize()
-  const ctxFor = (actor: Actor, what: string): Context => createContext(config, line(actor, what), actor);
+  const ctxFor = (actor: Actor, what: string): Context => opts.run ? createContext(config, line(actor, what), actor, opts.run, opts.host ?? {}) : createContext(config, line(actor, what), actor);
 
   async function createRequest(ctx: Context, body: CreateVmBody, vm: VmId) {
     const sizes = resolveSizes(ctx.config, {
