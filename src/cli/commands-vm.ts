@@ -22,15 +22,15 @@ import {
   showVm,
   startVm,
   stopVm,
-  type NewVmRequest,
   type VmInfo,
 } from '../service/vm.ts';
-import { cloudInitFor, readUserDataFile, resolveImage, resolveSizes } from '../service/images.ts';
+import { readUserDataFile } from '../service/images.ts';
+import { newVmRequest } from '../service/vm-request.ts';
 import { printJson, progressPrinter, table } from './output.ts';
 import { parseRequest, PowerRequest, type PowerResult } from '../service/schemas.ts';
 import { ctxFor, g } from './common.ts';
 import { expiresCell } from './commands-lab.ts';
-import { expiryWarning, isExpired, parseExpiry } from '../core/expiry.ts';
+import { expiryWarning, isExpired } from '../core/expiry.ts';
 import { pendingOf } from '../service/lab.ts';
 import { describeAccount, readSshKeyArgs } from '../service/access.ts';
 
@@ -110,34 +110,26 @@ export function registerVmCommands(program: Command): void {
         throw badInput(`invalid --timeout ${quoteInput(String(o.timeout))}: a number of seconds from above 0 to ${MAX_WAIT_S}`);
       }
       const ctx = ctxFor(cmd);
-      const sizes = resolveSizes(ctx.config, {
+      // the flags as a request (the API's body has the same fields); the service does the rest
+      const request: Parameters<typeof newVmRequest>[2] = {
         ...(o.flavor !== undefined ? { flavor: String(o.flavor) } : {}),
         ...(o.cpus !== undefined ? { cpus: parseCount(String(o.cpus)) } : {}),
         ...(o.memory !== undefined ? { memory: String(o.memory) } : {}),
         ...(o.disk !== undefined ? { disk: String(o.disk) } : {}),
-      });
-      const req: NewVmRequest = {
-        vm: vmId,
-        cpus: sizes.cpus,
-        memoryBytes: sizes.memoryBytes,
-        diskBytes: sizes.diskBytes,
         ...(o.bridge !== undefined ? { bridge: String(o.bridge) } : {}),
-        noNetwork: o.network === false,
+        ...(o.network === false ? { network: false as const } : {}),
+        ...(o.image !== undefined ? { image: String(o.image) } : {}),
+        ...(o.expires !== undefined ? { expires: String(o.expires) } : {}),
         start: Boolean(o.start),
         force: Boolean(o.force),
-        ...(o.expires !== undefined ? { expires: parseExpiry(String(o.expires), new Date()).toISOString() } : {}),
-        ...(o.ignoreQuota ? { ignoreQuota: true } : {}),
+        ignoreQuota: Boolean(o.ignoreQuota),
+        cloudInit: o.cloudInit !== false,
+        addExisting: Boolean(o.addExisting),
       };
-      if (req.noNetwork && req.bridge !== undefined) throw badInput('--bridge and --no-network cannot be used together');
       const sshKeys = readSshKeyArgs(o.sshKey as string[]);
-      // the owner's host account: steps of the create plan itself (its refusals come before any change)
-      if (sshKeys.length) req.account = { keys: sshKeys, addExisting: Boolean(o.addExisting) };
       if (o.cloudInit === false && o.userData !== undefined) throw badInput('--user-data and --no-cloud-init cannot be used together');
       const userData = o.userData !== undefined ? readUserDataFile(String(o.userData)) : undefined;
-      if (o.cloudInit !== false) req.cloudInit = cloudInitFor(vmId, sshKeys, userData);
-      const image = o.image !== undefined ? await resolveImage(ctx, String(o.image)) : undefined;
-      if (image) req.image = image.info;
-      req.madeFrom = { ...(image ? { image: image.madeFrom } : {}), ...(sizes.flavor !== undefined ? { flavor: sizes.flavor } : {}) };
+      const req = await newVmRequest(ctx, vmId, request, { sshKeys, ...(userData !== undefined ? { userData } : {}), imagePaths: true });
       const json = Boolean(g(cmd).json);
       const uri = ctx.config.libvirt_uri;
       if (o.dryRun) {
