@@ -34,8 +34,7 @@ export interface WebService {
   hostCheck(actor: Actor): Promise<unknown>;
 }
 
-/** The real service, for a server running as root on the host. */
-/** `host`: stand-in adapters (unit tests on the fakes); the real host otherwise. */
+/** The real service, for a server running as root on the host; `run` and `host`: stand-ins (unit tests on the fakes). */
 export function hostWebService(config: Config, opts: { configPath?: string; run?: Parameters<typeof createContext>[3]; host?: Parameters<typeof createContext>[4] } = {}): WebService {
   const line = (actor: Actor, what: string) => `${what} (http, web user ${actor.user})`;
   // the service runs reads and interactions as the actor (setpriv), so libvirt's polkit rules
