@@ -3,17 +3,16 @@
 // so its tests run on an in-memory fake and the real one is driven against the sandbox.
 import type { Config } from '../core/config.ts';
 import type { Actor } from '../core/actor.ts';
-import { badInput, notAllowed } from '../core/errors.ts';
+import { notAllowed } from '../core/errors.ts';
 import { domainName, parseVmId, type VmId } from '../core/naming.ts';
-import { parseExpiry } from '../core/expiry.ts';
 import { parseSize } from '../core/size.ts';
 import { roleOf } from '../access/permissions.ts';
 import { parsePublicKeys, uniqueKeys } from '../access/ssh-keys.ts';
 import type { ProgressEvent } from '../plan/events.ts';
 import { hostCheck, listUsers } from '../service/access.ts';
-import { cloudInitFor, resolveImage, resolveSizes } from '../service/images.ts';
+import { newVmRequest } from '../service/vm-request.ts';
 import { pendingOf, usageOf } from '../service/lab.ts';
-import { createContext, createVm, destroyVm, listVms, planVmCreate, planVmDestroy, rebootVm, showVm, startVm, stopVm, type Context, type NewVmRequest } from '../service/vm.ts';
+import { createContext, createVm, destroyVm, listVms, planVmCreate, planVmDestroy, rebootVm, showVm, startVm, stopVm, type Context } from '../service/vm.ts';
 import { accountJson, allocationOf, planJson } from '../service/plan-json.ts';
 import type { CreateVmBody } from './schemas.ts';
 import type { ConsoleOpener } from './console.ts';
@@ -39,46 +38,16 @@ export interface WebService {
   listUsers?(actor: Actor): Promise<unknown[]>;
 }
 
-/** The real service, for a server running as root on the host. */
-/** `host`: stand-in adapters (unit tests on the fakes); the real host otherwise. */
+/** The real service, for a server running as root on the host; `run` and `host`: stand-ins (unit tests on the fakes). */
 export function hostWebService(config: Config, opts: { configPath?: string; run?: Parameters<typeof createContext>[3]; host?: Parameters<typeof createContext>[4] } = {}): WebService {
   const line = (actor: Actor, what: string) => `${what} (http, web user ${actor.user})`;
   // the service runs reads and interactions as the actor (setpriv), so libvirt's polkit rules
   // decide as for the user's own virsh; admin-only changes run in this process after authorize()
   const ctxFor = (actor: Actor, what: string): Context => opts.run ? createContext(config, line(actor, what), actor, opts.run, opts.host ?? {}) : createContext(config, line(actor, what), actor);
 
-  async function createRequest(ctx: Context, body: CreateVmBody, vm: VmId) {
-    const sizes = resolveSizes(ctx.config, {
-      ...(body.flavor !== undefined ? { flavor: body.flavor } : {}),
-      ...(body.cpus !== undefined ? { cpus: body.cpus } : {}),
-      ...(body.memory !== undefined ? { memory: body.memory } : {}),
-      ...(body.disk !== undefined ? { disk: body.disk } : {}),
-    });
-    // keys come as text only: the server reads no file a request names
-    const sshKeys = uniqueKeys((body.sshKeys ?? []).flatMap((k, i) => parsePublicKeys(k, `sshKeys.${i}`)));
-    const req: NewVmRequest = {
-      vm,
-      cpus: sizes.cpus,
-      memoryBytes: sizes.memoryBytes,
-      diskBytes: sizes.diskBytes,
-      ...(body.bridge !== undefined ? { bridge: body.bridge } : {}),
-      noNetwork: body.network === false,
-      start: Boolean(body.start),
-      ...(body.expires !== undefined ? { expires: parseExpiry(body.expires, new Date()).toISOString() } : {}),
-      cloudInit: cloudInitFor(vm, sshKeys, undefined),
-      // the owner's host account: steps of the same plan, refused before any change
-      ...(sshKeys.length ? { account: { keys: sshKeys, addExisting: false } } : {}),
-    };
-    if (body.image !== undefined) {
-      // a catalogue name only: a path would let a web session read any file the server can
-      if (!ctx.config.images.some((i) => i.name === body.image)) throw badInput(`image ${body.image} is not in the catalogue (${ctx.config.images.map((i) => i.name).join(', ') || 'none configured'})`);
-      const image = await resolveImage(ctx, body.image);
-      req.image = image.info;
-      req.madeFrom = { image: image.madeFrom };
-    }
-    if (sizes.flavor !== undefined) req.madeFrom = { ...req.madeFrom, flavor: sizes.flavor };
-    return req;
-  }
+  /** The body into what createVm takes, by the service's one translation; keys come as text only. */
+  const createRequest = (ctx: Context, body: CreateVmBody, vm: VmId) =>
+    newVmRequest(ctx, vm, body, { sshKeys: uniqueKeys(body.sshKeys.flatMap((k, i) => parsePublicKeys(k, `sshKeys.${i}`))), imagePaths: false });
 
   return {
     async listVms(actor) {
