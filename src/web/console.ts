@@ -7,7 +7,6 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Actor } from '../core/actor.ts';
-import type { Config } from '../core/config.ts';
 import { badInput, notAllowed, notFound, RaptorError } from '../core/errors.ts';
 import { domainName, parseVmId, type VmId } from '../core/naming.ts';
 import { allowedOrigins, authenticate, type AppDeps, type Signed } from './app.ts';
@@ -197,10 +196,6 @@ export class ConsoleHub {
     this.allowed = allowedOrigins(deps.config);
     // no per-message compression: console bytes are small, and inflating is a memory bomb to guard
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
-  }
-
-  get config(): Config {
-    return this.deps.config;
   }
 
   /** Judge an upgrade: 4xx before any WebSocket exists, else a viewer of the VM's console. */
