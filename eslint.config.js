@@ -82,9 +82,9 @@ export default tseslint.config(
     rules: pureRule('this module is pure (values in, values out): it may not reach the host or import an adapter'),
   },
   {
-    // the front end translates flags into service requests and results into output; it reaches the
-    // host only through the service layer (pure renderers and the core are fine)
-    files: ['src/cli/**/*.ts'],
+    // the front ends translate flags (or HTTP requests) into service requests and results into
+    // output; they reach the host only through the service layer (pure renderers and the core are fine)
+    files: ['src/cli/**/*.ts', 'src/web/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
@@ -93,7 +93,7 @@ export default tseslint.config(
           patterns: [
             {
               regex: ['^\\.\\./(host|plan/(observe|apply|executors[^/]*|adopt-executors))', '/libvirt/(virsh|hypervisor-virsh)\\.ts$', '/storage/(lvm|wipe|image|seed|holders)\\.ts$', '/dns/(client|service)\\.ts$', '/access/accounts\\.ts$'].join('|'),
-              message: 'the CLI reaches the host only through src/service/',
+              message: 'the front ends (CLI, web) reach the host only through src/service/',
             },
           ],
         },

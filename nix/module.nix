@@ -127,6 +127,8 @@ in
       '';
     };
 
+    serve.enable = lib.mkEnableOption "`raptor serve`, the web API and page, on settings.web.listen (127.0.0.1:8470 unless set; TLS is a reverse proxy's)";
+
     reap = {
       enable = lib.mkEnableOption "a daily `raptor vm reap`, which destroys the VMs whose expiry date has passed";
       onCalendar = lib.mkOption {
@@ -192,6 +194,24 @@ in
           Type = "oneshot";
           # --yes: destroy asks for confirmation on a terminal, and a timer has none
           ExecStart = "${cfg.package}/bin/raptor --yes vm reap";
+        };
+      };
+    }
+    // lib.optionalAttrs cfg.serve.enable {
+      raptor-serve = {
+        description = "raptor: the web API and page";
+        after = [ "network.target" "libvirtd.service" ];
+        wants = [ "libvirtd.service" ];
+        wantedBy = [ "multi-user.target" ];
+        serviceConfig = {
+          # root: it creates VMs for admins and acts as each signed-in user (setpriv) for the rest
+          ExecStart = "${cfg.package}/bin/raptor serve";
+          Restart = "on-failure";
+          # the hashed sessions and tokens (web.state_dir's default)
+          StateDirectory = "raptor/web";
+          StateDirectoryMode = "0700";
+          UMask = "0077";
+          NoNewPrivileges = true;
         };
       };
     };

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createToSsh, formatPhases } from './lib/ssh-ready.ts';
+import { benchWeb } from './lib/bench-web.ts';
 import { parseConfigText } from '../src/core/config.ts';
 import { renderDomainXml } from '../src/libvirt/domain-xml.ts';
 import { runCommand } from '../src/host/runner.ts';
@@ -167,6 +168,25 @@ async function benchSshReady() {
   }
 }
 
+async function benchServe() {
+  const r = await benchWeb({
+    node,
+    raptor: RAPTOR,
+    root: ROOT,
+    configPath,
+    defineDomain: (n) => {
+      writeFileSync(`/tmp/${n}.xml`, domainXml(n, `/dev/${VG}/guest-${n}`, 0));
+      run(['virsh', '-q', '-c', config.libvirt_uri, 'define', `/tmp/${n}.xml`]);
+    },
+    undefine,
+  });
+  console.log(`  web load, 30 s: ${r.listRequests} GET /api/v1/vms from 50 clients over ${r.domains} domains, ${r.listErrors} errors, p50 ${r.listP50.toFixed(0)} ms, p99 ${r.listP99.toFixed(0)} ms`);
+  console.log(`  web consoles, 30 s: 10 viewers, ${r.consoleRoundTrips} commands answered by the guests, ${r.consoleErrors} errors, p50 ${r.consoleP50.toFixed(0)} ms, p99 ${r.consoleP99.toFixed(0)} ms`);
+  if (r.listErrors || r.consoleErrors) console.log('  web load: ERRORS (target 0)');
+  report('web-vm-list', r.apiMs, r.cliMs, 1.0, `(GET /api/v1/vms vs raptor vm list --json, one client, ${r.domains} domains)`);
+  results.push({ name: 'web-load-errors', ratio: r.listErrors + r.consoleErrors, target: 0 });
+}
+
 const which = process.argv.slice(2);
 const want = (n: string) => which.length === 0 || which.includes(n);
 if (want('version')) benchVersion();
@@ -174,4 +194,5 @@ if (want('list')) await benchList();
 if (want('create')) await benchCreate();
 if (want('wipe')) await benchWipe();
 if (want('ssh')) await benchSshReady();
+if (want('web')) await benchServe();
 for (const r of results) console.log(`bench ${r.name}: ratio ${r.ratio.toFixed(3)} (target ${r.target})${r.ratio <= r.target ? '' : ' MISSED'}`);

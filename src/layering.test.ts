@@ -18,6 +18,7 @@ const cases: { file: string; code: string; expect: RegExp | null; why: string }[
   { file: 'src/access/polkit-rules.ts', code: "import { writeFileSync } from 'node:fs';\nexport const w = writeFileSync;\n", expect: /no-restricted-imports/, why: 'polkit-rules.ts is pure' },
   { file: 'src/core/naming.ts', code: "import { runCommand } from '../host/runner.ts';\nexport const r = runCommand;\n", expect: /no-restricted-imports/, why: 'the core imports no adapter' },
   { file: 'src/cli/app.ts', code: "import { runCommand } from '../host/runner.ts';\nexport const r = runCommand;\n", expect: /no-restricted-imports/, why: 'the CLI reaches the host only through the service layer' },
+  { file: 'src/web/app.ts', code: "import { readProof } from '../host/signin-spool.ts';\nexport const r = readProof;\n", expect: /no-restricted-imports/, why: 'the web front end reaches the host only through the service layer' },
   { file: 'src/cli/app.ts', code: "import { formatSize } from '../core/size.ts';\nexport const f = formatSize;\n", expect: null, why: 'the CLI may use the pure core' },
   { file: 'src/service/vm.ts', code: 'async function f(): Promise<void> {}\nexport function g(): void {\n  f();\n}\n', expect: /no-floating-promises/, why: 'a promise nobody awaits is an error' },
   { file: 'src/service/vm.ts', code: 'async function f(): Promise<void> {}\nexport async function g(): Promise<void> {\n  await f();\n}\n', expect: null, why: 'an awaited promise is fine' },

@@ -15,6 +15,7 @@ import { registerLabCommands } from './commands-lab.ts';
 import { registerAdoptCommands } from './commands-adopt.ts';
 import { registerRenderCommands } from './commands-render.ts';
 import { registerVmCommands } from './commands-vm.ts';
+import { registerWebCommands } from './commands-web.ts';
 
 const commandPath = (cmd: Command): string => {
   const names: string[] = [];
@@ -48,6 +49,7 @@ export function buildProgram(version: string): Command {
   registerHostCommands(program);
   registerImageCommands(program);
   registerLabCommands(program);
+  registerWebCommands(program);
   return program;
 }
 

@@ -7,7 +7,7 @@ import { escapeControls, quoteInput } from '../core/quote.ts';
 import { formatSize, parseSize } from '../core/size.ts';
 import { formatCpuList } from '../core/cpus.ts';
 import { planJson, printSteps } from './plan-output.ts';
-import type { CreatePlan } from '../plan/planner.ts';
+import { accountJson, allocationOf } from '../service/plan-json.ts';
 import {
   attachConsole,
   createVm,
@@ -32,7 +32,7 @@ import { ctxFor, g } from './common.ts';
 import { expiresCell } from './commands-lab.ts';
 import { expiryWarning, isExpired } from '../core/expiry.ts';
 import { pendingOf } from '../service/lab.ts';
-import { describeAccount, readSshKeyArgs, type AccountResult } from '../service/access.ts';
+import { describeAccount, readSshKeyArgs } from '../service/access.ts';
 
 
 /** Longest `--wait-for` wait: a day. */
@@ -303,16 +303,3 @@ export function registerVmCommands(program: Command): void {
     });
 }
 
-const accountJson = (a: AccountResult) => ({ user: a.user, create: a.accountCreated, addToGroup: a.addedToGroup, keysToAdd: a.keysAdded.map((k) => k.fingerprint), ...(a.nixos ? { nixos: a.nixos } : {}) });
-
-function allocationOf(plan: CreatePlan) {
-  return {
-    cpuset: plan.spec.vcpuPins,
-    emulatorCpuset: plan.spec.emulatorSet,
-    bridge: plan.spec.network?.bridge ?? null,
-    mac: plan.spec.network?.mac ?? null,
-    volume: `${plan.names.lvPath}`,
-    nvram: plan.names.nvram,
-    seed: plan.spec.seed,
-  };
-}

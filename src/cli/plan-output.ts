@@ -11,13 +11,4 @@ export function printSteps(steps: Step[], uri: string, out: (s: string) => void)
   });
 }
 
-export function planJson(plan: { steps: Step[] }, uri: string) {
-  return plan.steps.map((s) => ({
-    kind: s.kind,
-    title: stepTitle(s),
-    commands: stepCommands(s, uri),
-    ...(stepWhy(s) ? { why: stepWhy(s) } : {}),
-    ...(s.kind === 'domain-define' ? { xml: s.xml } : {}),
-    ...(s.kind === 'seed-write' ? { path: s.path, metaData: s.metaData, userData: s.userData } : {}),
-  }));
-}
+export { planJson } from '../service/plan-json.ts';

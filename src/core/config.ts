@@ -5,6 +5,7 @@ import { badInput } from './errors.ts';
 import { hostNameProblem } from './naming.ts';
 import { parseCpuList } from './cpus.ts';
 import { parseSize } from './size.ts';
+import { webConfigSchema } from './web-config.ts';
 
 const bridgeNumber = (name: string): number | undefined => {
   const m = /(\d+)$/.exec(name);
@@ -175,6 +176,7 @@ export const configSchema = z
       .strict()
       .default({}),
     quotas: quotasSchema,
+    web: webConfigSchema,
   })
   .strict();
 

@@ -30,6 +30,7 @@ interface Made {
   libvirtdExtraConfig: string;
   libvirtd: { serviceConfig: Record<string, string>; restartIfChanged?: boolean; restartTriggers?: string[] };
   reap: { service: { serviceConfig: { ExecStart: string; Type: string } } | null; timer: { timerConfig: { OnCalendar: string } } | null };
+  serve: { wantedBy: string[]; serviceConfig: { ExecStart: string; StateDirectory: string; StateDirectoryMode: string } } | null;
   groups: string[];
   polkit: boolean;
 }
@@ -53,6 +54,7 @@ const REAL_HOST = {
       enable: true,
       dns: { tsigKeyFile: '/etc/raptor/tsig.key' },
       reap: { enable: true },
+      serve: { enable: true },
       settings: {
         domain_type: 'kvm',
         cpus: { reserved: '0-3' },
@@ -107,6 +109,9 @@ describe('NixOS package and module', { timeout: 300_000 }, () => {
     assert.equal(m.libvirtd.restartIfChanged, undefined, 'NixOS keeps its own choice unless restartLibvirtd is set');
     assert.match(m.reap.service!.serviceConfig.ExecStart, /\/bin\/raptor --yes vm reap$/);
     assert.equal(m.reap.timer!.timerConfig.OnCalendar, 'daily');
+    assert.match(m.serve!.serviceConfig.ExecStart, /\/bin\/raptor serve$/);
+    assert.deepEqual([m.serve!.serviceConfig.StateDirectory, m.serve!.serviceConfig.StateDirectoryMode], ['raptor/web', '0700']);
+    assert.deepEqual(m.serve!.wantedBy, ['multi-user.target']);
   });
 
   test('the package: the bundle run by Node, every tool raptor runs on its PATH', () => {
@@ -124,7 +129,7 @@ describe('NixOS package and module', { timeout: 300_000 }, () => {
 
   test('options: reap off, restartLibvirtd on, mutable users', () => {
     const m = made({ services: { raptor: { enable: true, restartLibvirtd: true } }, users: { mutableUsers: true } });
-    assert.deepEqual([m.reap.service, m.reap.timer], [null, null]);
+    assert.deepEqual([m.reap.service, m.reap.timer, m.serve], [null, null, null]);
     assert.equal(m.libvirtd.restartIfChanged, true);
     assert.ok(m.libvirtd.restartTriggers!.some((t) => t.includes(ACCESS_DRIVERS_LINE)));
     assert.deepEqual(m.settings, { access: { declarative_users: false } });

@@ -41,6 +41,7 @@ else {
     service = made.systemd.services.raptor-reap or null;
     timer = made.systemd.timers.raptor-reap or null;
   };
+  serve = made.systemd.services.raptor-serve or null;
   groups = builtins.attrNames made.users.groups;
   polkit = made.security.polkit.enable;
   tmpfiles = made.systemd.tmpfiles.rules;
