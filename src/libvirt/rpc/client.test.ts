@@ -184,3 +184,22 @@ test('a reply that is not XDR of the protocol breaks the connection with an inte
   // (the program number is checked: a foreign program's reply is not taken for ours)
   assert.equal(REMOTE_PROGRAM, 0x20008086);
 });
+
+test('an idle connection is closed (CONNECT_CLOSE, then end of stream); the next call opens a new one', async () => {
+  let connections = 0;
+  const d = await fakeDaemon((proc) => {
+    if (proc === PROC.AUTH_LIST) connections++;
+    return proc === PROC.AUTH_LIST ? { payload: authList(AUTH.NONE) } : proc === PROC.DOMAIN_GET_STATE ? { payload: int(1) } : {};
+  });
+  try {
+    const c = new RpcClient('qemu:///system', d.path, 50);
+    await c.call(PROC.DOMAIN_GET_STATE);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(d.calls.at(-1)!.proc, PROC.CONNECT_CLOSE);
+    await c.call(PROC.DOMAIN_GET_STATE);
+    assert.equal(connections, 2);
+    await c.close();
+  } finally {
+    d.server.close();
+  }
+});

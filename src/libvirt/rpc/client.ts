@@ -27,6 +27,9 @@ export interface RpcTransport {
   close(): Promise<void>;
 }
 
+/** How long an unused connection stays open for the next call. */
+const IDLE_MS = 2000;
+
 interface Pending {
   resolve: (payload: Buffer) => void;
   reject: (err: unknown) => void;
@@ -38,10 +41,12 @@ export class RpcClient implements RpcTransport {
   private serial = 0;
   private readonly pending = new Map<number, Pending>();
   private broken: LibvirtError | undefined;
+  private idle: NodeJS.Timeout | undefined;
 
   constructor(
     readonly uri: string,
     private socketPath?: string,
+    private readonly idleMs: number = IDLE_MS,
   ) {}
 
   /** Connect, authenticate and open the URI once; later calls reuse the connection. */
@@ -126,10 +131,17 @@ export class RpcClient implements RpcTransport {
     this.socket = undefined;
   }
 
-  /** the socket holds the event loop only while replies are awaited */
+  /**
+   * The socket holds the event loop only while replies are awaited, and an idle connection is
+   * closed after IDLE_MS: a server making a context per request leaves no connection behind.
+   */
   private refWhileBusy(): void {
+    clearTimeout(this.idle);
     if (this.pending.size) this.socket?.ref();
-    else this.socket?.unref();
+    else {
+      this.socket?.unref();
+      this.idle = setTimeout(() => void this.close(), this.idleMs).unref();
+    }
   }
 
   private rawCall(proc: number, payload?: Buffer): Promise<Buffer> {
@@ -151,17 +163,21 @@ export class RpcClient implements RpcTransport {
     return this.rawCall(proc, payload);
   }
 
-  /** Close the libvirt connection and the socket. */
-  async close(): Promise<void> {
-    if (!this.connecting) return;
-    try {
-      await this.call(PROC.CONNECT_CLOSE);
-    } catch {
-      // closing a broken connection: nothing left to tell the daemon
-    }
+  /**
+   * Close the libvirt connection and the socket (when no call is pending). The client lets go of
+   * the socket first, so a call made meanwhile opens a new connection instead of racing this one.
+   */
+  close(): Promise<void> {
+    clearTimeout(this.idle);
+    const socket = this.socket;
+    if (!this.connecting || !socket || this.pending.size) return Promise.resolve();
     this.connecting = undefined;
-    this.socket?.end();
     this.socket = undefined;
-    this.broken = undefined;
+    this.serial = (this.serial + 1) >>> 0;
+    // the daemon also closes on end of stream; CONNECT_CLOSE says it first, its reply is not needed
+    return new Promise((resolve) => {
+      socket.once('close', () => resolve());
+      socket.end(encodeCall(PROC.CONNECT_CLOSE, this.serial));
+    });
   }
 }
