@@ -6,7 +6,7 @@ import { validateUser, tryParseVmId } from '../core/naming.ts';
 import { DEFAULT_UID_RANGE, isSystemUid, parseLoginDefs, type UidRange } from '../access/login-defs.ts';
 import { nixosInstructions, nixosUserConfig } from '../access/nixos.ts';
 import type { SshPublicKey } from '../access/ssh-keys.ts';
-import { planAccount, planAccountRemove, type AccountObservation } from '../plan/account-planner.ts';
+import { planAccount, planAccountRemove, type AccountObservation, type AccountSummary } from '../plan/account-planner.ts';
 import type { AccountStep } from '../plan/account-steps.ts';
 import type { Context } from './vm.ts';
 
@@ -29,16 +29,10 @@ export async function uidRange(ctx: AccessContext): Promise<UidRange> {
   return text === undefined ? DEFAULT_UID_RANGE : parseLoginDefs(text, '/etc/login.defs');
 }
 
-export interface AccountResult {
+/** What the account part did (or would do): the planner's summary, and who, whether it was a dry run, whether anything changed. */
+export interface AccountResult extends AccountSummary {
   user: string;
   dryRun: boolean;
-  groupCreated: boolean;
-  accountCreated: boolean;
-  addedToGroup: boolean;
-  keysAdded: SshPublicKey[];
-  keysPresent: SshPublicKey[];
-  modesFixed: string[];
-  authorizedKeys: string | null;
   changed: boolean;
   /** on NixOS: the configuration to add (nothing was changed) */
   nixos?: string;

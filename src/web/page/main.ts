@@ -5,27 +5,15 @@ import '@xterm/xterm/css/xterm.css';
 import './style.css';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
+import type { VmInfo } from '../../service/vm.ts';
 
 interface Me {
   user: string;
   groups: string[];
   admin: boolean;
 }
-interface Vm {
-  name: string;
-  user: string | null;
-  managed: boolean;
-  state: string;
-  vcpus: number;
-  cpuset: number[];
-  memoryMiB: number;
-  disk: { volume: string; path: string; sizeBytes: number | null } | null;
-  network: { bridge: string; mac: string; ipv4: string | null; ipv6: string | null } | null;
-  fqdn: string | null;
-  expires: string | null;
-  image: string | null;
-  flavor: string | null;
-}
+// the `vm list --json` shape, as the service defines it (a type only: nothing of the service is bundled)
+type Vm = Omit<VmInfo, 'emulatorCpuset' | 'createdAt' | 'adoptedAt' | 'seed'>;
 interface PlanStep {
   kind: string;
   title: string;
